@@ -1,0 +1,29 @@
+# Thin aliases. `make test` and `make run` work on a fresh machine: they create .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	@echo "supervising examples/hello (Ctrl-C stops it and its services; try: $(BIN)/python -m svc... or /usr/bin/svstat examples/hello)"
+	$(BIN)/supervise examples/hello
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info
