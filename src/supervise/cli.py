@@ -1,0 +1,33 @@
+"""Command line of the ``supervise`` daemon: ``supervise dir [dir ...]``.
+
+Exit codes, as daemontools: 0 after every directory was released, 100 for a
+usage error, 111 if a directory could not be supervised (its lock is held).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from supervise import say
+
+USAGE = "supervise dir [dir ...]"
+EXIT_USAGE = 100
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the daemon on the directories named in `argv` (default: ``sys.argv[1:]``)."""
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "--":
+        args = args[1:]
+    if not args or any(arg.startswith("-") and arg != "-" for arg in args[:1]):
+        sys.stderr.write(f"{say.PROG}: usage: {USAGE}\n")
+        return EXIT_USAGE
+    import trio  # only the daemon pays for trio
+
+    from supervise.daemon import supervise
+
+    return trio.run(supervise, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

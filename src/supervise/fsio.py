@@ -1,0 +1,142 @@
+"""Blocking file-system helpers for ``supervise/``: directory, lock, FIFOs, atomic writes.
+
+Each is a few system calls, fast enough to call from the trio thread. None of
+them follows a symlink inside ``supervise/`` (O_NOFOLLOW), except
+``supervise`` itself, which Debian's daemontools, runit and s6 all allow to be
+a symlink (a dangling one has its target created).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import stat
+
+SUPERVISE = "supervise"
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_NOFOLLOW = os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+
+
+class LockHeld(Exception):
+    """Another supervisor (ours, daemontools', runit's) holds ``supervise/lock``."""
+
+
+class NotFifo(OSError):
+    """A path that must be a FIFO is something else."""
+
+
+def open_dir(path: str, dir_fd: int | None = None) -> int:
+    """An fd for a directory (follows a symlink to it, as every scanner does)."""
+    return os.open(path, _DIR_FLAGS, dir_fd=dir_fd)
+
+
+def open_supervise_dir(service_fd: int) -> int:
+    """Create ``supervise/`` 0700 if missing and return an fd for it.
+
+    A dangling ``supervise`` symlink gets its target created (Debian patch
+    0002 for daemontools; runit and s6 do the same).
+    """
+    try:
+        os.mkdir(SUPERVISE, 0o700, dir_fd=service_fd)
+    except FileExistsError:
+        pass
+    try:
+        return open_dir(SUPERVISE, service_fd)
+    except FileNotFoundError:
+        target = os.readlink(SUPERVISE, dir_fd=service_fd)
+        os.mkdir(target, 0o700, dir_fd=service_fd)
+        return open_dir(SUPERVISE, service_fd)
+
+
+def take_lock(supervise_fd: int) -> int:
+    """Open ``lock`` and flock it exclusively without blocking, as daemontools and runsv do."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW
+    fd = os.open("lock", flags, 0o600, dir_fd=supervise_fd)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise LockHeld() from None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_fifo(supervise_fd: int, name: str, *, writer: bool = False) -> tuple[int, int | None]:
+    """Create FIFO `name` (0600) if missing; open it for reading, and writing too if asked.
+
+    The read end is opened first and non-blocking, so it never waits for a
+    writer; the write end kept by the supervisor means reads never see EOF.
+    Raises `NotFifo` if `name` is not a FIFO (a regular file, a symlink).
+    """
+    try:
+        os.mkfifo(name, 0o600, dir_fd=supervise_fd)
+    except FileExistsError:
+        pass
+    try:
+        read_fd = os.open(name, os.O_RDONLY | _NOFOLLOW, dir_fd=supervise_fd)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise NotFifo(errno.ELOOP, "a symbolic link, not a FIFO") from None
+        raise
+    try:
+        info = os.fstat(read_fd)
+        if not stat.S_ISFIFO(info.st_mode):
+            raise NotFifo(errno.EINVAL, "not a FIFO")
+        if stat.S_IMODE(info.st_mode) != 0o600:
+            os.fchmod(read_fd, 0o600)
+        if not writer:
+            return read_fd, None
+        write_fd = os.open(name, os.O_WRONLY | _NOFOLLOW, dir_fd=supervise_fd)
+        if os.fstat(write_fd).st_ino != info.st_ino:
+            os.close(write_fd)
+            raise NotFifo(errno.EINVAL, "replaced while being opened")
+        return read_fd, write_fd
+    except BaseException:
+        os.close(read_fd)
+        raise
+
+
+def replace_file(dir_fd: int, name: str, data: bytes, mode: int = 0o644) -> None:
+    """Replace `name` atomically: write ``name.new``, then rename it over `name`.
+
+    A planted ``name.new`` (a symlink to another file, say) is removed first and
+    the new file is created with O_EXCL|O_NOFOLLOW, so nothing outside is written.
+    """
+    temp = name + ".new"
+    try:
+        os.unlink(temp, dir_fd=dir_fd)
+    except FileNotFoundError:
+        pass
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(temp, flags, mode, dir_fd=dir_fd)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+    os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+
+
+def close_inherited_fds() -> None:
+    """Mark every fd above 2 close-on-exec, so services inherit only 0, 1 and 2."""
+    for entry in os.listdir("/proc/self/fd"):
+        fd = int(entry)
+        if fd > 2:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass  # the fd listdir itself used, already closed
+
+
+def close_quietly(*fds: int | None) -> None:
+    """Close each fd that is not None, ignoring errors (used on teardown paths)."""
+    for fd in fds:
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass

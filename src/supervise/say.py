@@ -1,0 +1,47 @@
+"""The daemon's one-line messages on stderr, in daemontools' shape.
+
+``supervise: warning: unable to start DIR/run: file does not exist``. A fault
+that repeats (a retry that fails the same way) is said once: `Faults` remembers
+the last text per kind and stays quiet until it changes or clears.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import attrs
+
+PROG = "supervise"
+
+
+def line(kind: str, text: str) -> None:
+    """Write ``supervise: KIND: TEXT`` to stderr, in one write."""
+    sys.stderr.write(f"{PROG}: {kind}: {text}\n")
+    sys.stderr.flush()
+
+
+def warning(text: str) -> None:
+    line("warning", text)
+
+
+def fatal(text: str) -> None:
+    line("fatal", text)
+
+
+def info(text: str) -> None:
+    line("info", text)
+
+
+@attrs.define
+class Faults:
+    """Say each fault once: a repeat of the same text for the same kind is dropped."""
+
+    _last: dict[str, str] = attrs.field(factory=dict)
+
+    def report(self, kind: str, text: str) -> None:
+        if self._last.get(kind) != text:
+            self._last[kind] = text
+            warning(text)
+
+    def clear(self, kind: str) -> None:
+        self._last.pop(kind, None)

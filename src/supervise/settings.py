@@ -1,0 +1,87 @@
+"""The optional per-service files of runit and s6, read when they are needed.
+
+s6 reads ``timeout-kill``, ``timeout-finish``, ``down-signal`` and
+``notification-fd`` at the moment it uses them, so a user can change them
+without restarting the supervisor; so do we. The parsers are pure functions;
+`read_text` is the only I/O. Garbage in a file is reported by the caller with
+the file's name and the bad text, and the default is used.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+#: s6's default for timeout-finish, in milliseconds.
+DEFAULT_FINISH_MS = 5000
+#: A setting file larger than this is garbage, not a number.
+_MAX_SIZE = 256
+
+
+class SettingError(ValueError):
+    """A setting file holds something we cannot use; the message quotes it."""
+
+
+def parse_ms(text: str) -> int:
+    """A duration in milliseconds: a non-negative decimal integer."""
+    word = text.strip()
+    if not word.isdecimal():
+        raise SettingError(f"not a number of milliseconds: {word!r}")
+    return int(word)
+
+
+def parse_signal(text: str) -> int:
+    """A signal by name (``SIGHUP``, ``HUP``) or number (``1``), as s6 accepts it."""
+    word = text.strip()
+    if word.isdecimal():
+        number = int(word)
+        if number in {int(s) for s in signal.valid_signals()} and number > 0:
+            return number
+        raise SettingError(f"not a signal number: {word!r}")
+    name = word.upper()
+    name = name if name.startswith("SIG") else "SIG" + name
+    try:
+        return int(signal.Signals[name])
+    except KeyError:
+        raise SettingError(f"not a signal name: {word!r}") from None
+
+
+def parse_fd(text: str) -> int:
+    """A notification fd: a decimal integer of at least 3 (0-2 are stdio)."""
+    word = text.strip()
+    if not word.isdecimal() or int(word) < 3 or int(word) > 1024:
+        raise SettingError(f"not a file descriptor from 3 to 1024: {word!r}")
+    return int(word)
+
+
+def read_text(dirfd: int, name: str) -> str | None:
+    """The file's text, or None if it does not exist. Other errors propagate."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dirfd)
+    except FileNotFoundError:
+        return None
+    try:
+        data = os.read(fd, _MAX_SIZE + 1)
+    finally:
+        os.close(fd)
+    if len(data) > _MAX_SIZE:
+        raise SettingError(f"more than {_MAX_SIZE} bytes")
+    return data.decode("utf-8", "replace")
+
+
+def exists(dirfd: int, name: str) -> bool:
+    """Whether `name` exists in the directory (any type, a symlink counts)."""
+    try:
+        os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def is_program(dirfd: int, name: str) -> bool:
+    """Whether `name` is a regular file we may execute (used for ./finish)."""
+    try:
+        st = os.stat(name, dir_fd=dirfd)
+    except OSError:
+        return False
+    return (st.st_mode & 0o170000) == 0o100000 and os.access(name, os.X_OK, dir_fd=dirfd)
