@@ -1,0 +1,157 @@
+"""Helpers for integration and interop tests: service directories, the daemon, waiting.
+
+Everything here is real: real directories in tmp_path, the real daemon as a
+child process (``python -m supervise.cli``, never the console script name,
+which Debian's daemontools shares), real FIFOs read with our own codec.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+import trio
+
+from supervise import status
+
+#: How long a test waits for something that should happen "at once" on a loaded machine.
+PATIENCE = 15.0
+
+
+def peer(name: str) -> str:
+    """Absolute path of a Debian peer binary; skip (a failure under CI=true) if absent."""
+    path = f"/usr/bin/{name}"
+    if not os.access(path, os.X_OK):
+        pytest.skip(f"{path} is not installed (apt-get install daemontools runit s6)")
+    return path
+
+
+def make_service(root: Path, name: str, run: str, **files: str | None) -> Path:
+    """A service directory `root/name` with an executable ``run`` (a /bin/sh script body).
+
+    Keyword arguments add files: ``finish=...`` (made executable), ``down=""``,
+    ``timeout_kill="100"`` (underscores become dashes).
+    """
+    service = root / name
+    service.mkdir(parents=True)
+    _write_script(service / "run", run)
+    for key, text in files.items():
+        target = service / key.replace("_", "-")
+        if key == "finish":
+            _write_script(target, text or "")
+        else:
+            target.write_text(text or "")
+    return service
+
+
+def _write_script(path: Path, body: str) -> None:
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+
+
+class Daemon:
+    """Our supervise daemon on some directories, as a child process of the test."""
+
+    def __init__(self, *dirs: Path, cwd: Path | None = None, program: list[str] | None = None):
+        self.stderr_path = Path(cwd or dirs[0].parent) / f"daemon-{time.monotonic_ns()}.err"
+        self._stderr = open(self.stderr_path, "wb")
+        argv = program or [sys.executable, "-m", "supervise.cli"]
+        self.process = subprocess.Popen(
+            [*argv, *map(str, dirs)], cwd=cwd, stdout=self._stderr, stderr=self._stderr
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text()
+
+    def stop(self, timeout: float = PATIENCE) -> int:
+        """SIGTERM, then wait; SIGKILL if it does not exit in time (and say so)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"daemon {self.pid} ignored SIGTERM for {timeout} s") from None
+        finally:
+            self._stderr.close()
+
+    def wait(self, timeout: float = PATIENCE) -> int:
+        return self.process.wait(timeout)
+
+
+def read_status(service: Path) -> status.Status:
+    return status.unpack((service / "supervise" / "status").read_bytes())
+
+
+def read_extra(service: Path) -> status.Extra:
+    return status.unpack_extra((service / "supervise" / "xstatus").read_bytes())
+
+
+def supervisor_listening(service: Path) -> bool:
+    """What svok checks: can ``supervise/ok`` be opened for writing without blocking?"""
+    try:
+        fd = os.open(service / "supervise" / "ok", os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def send(service: Path, data: bytes) -> None:
+    """Write control bytes in one write, as svc does."""
+    fd = os.open(service / "supervise" / "control", os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+async def eventually(
+    check: Callable[[], object], timeout: float = PATIENCE, what: str = ""
+) -> object:
+    """Poll `check` until it returns something truthy (and no exception); return that."""
+    deadline = trio.current_time() + timeout
+    last: BaseException | None = None
+    while True:
+        try:
+            value = check()
+            if value:
+                return value
+        except (OSError, ValueError, AssertionError) as error:
+            last = error
+        if trio.current_time() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}: last error {last!r}")
+        await trio.sleep(0.02)
+
+
+async def started(service: Path, timeout: float = PATIENCE) -> status.Status:
+    """Wait until the directory is supervised and ./run is up; its status."""
+    def up() -> status.Status | None:
+        record = read_status(service)
+        return record if record.pid and record.run_state is status.RunState.RUN else None
+
+    result = await eventually(up, timeout, f"{service} up")
+    assert isinstance(result, status.Status)
+    return result
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+Waiter = Callable[[], Awaitable[object]]
