@@ -60,11 +60,11 @@ class Daemon:
 
     def __init__(self, *dirs: Path, cwd: Path | None = None, program: list[str] | None = None):
         self.stderr_path = Path(cwd or dirs[0].parent) / f"daemon-{time.monotonic_ns()}.err"
-        self._stderr = open(self.stderr_path, "wb")
         argv = program or [sys.executable, "-m", "supervise.cli"]
-        self.process = subprocess.Popen(
-            [*argv, *map(str, dirs)], cwd=cwd, stdout=self._stderr, stderr=self._stderr
-        )
+        with open(self.stderr_path, "wb") as output:
+            self.process = subprocess.Popen(
+                [*argv, *map(str, dirs)], cwd=cwd, stdout=output, stderr=output
+            )
 
     @property
     def pid(self) -> int:
@@ -83,8 +83,6 @@ class Daemon:
             self.process.kill()
             self.process.wait()
             raise AssertionError(f"daemon {self.pid} ignored SIGTERM for {timeout} s") from None
-        finally:
-            self._stderr.close()
 
     def wait(self, timeout: float = PATIENCE) -> int:
         return self.process.wait(timeout)

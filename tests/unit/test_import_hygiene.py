@@ -1,0 +1,63 @@
+"""The pure modules must not import trio, and ``supervise/__init__.py`` must import nothing.
+
+``svc``/``svstat`` import the codecs; trio costs 100-120 ms to import
+(style.md, "A measured constraint"), which scripts calling svok in a loop
+would pay every time. Checked in a fresh interpreter, since this test
+process has trio loaded already (pytest-trio).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import supervise
+
+PURE = ["supervise", "supervise.tai", "supervise.status", "supervise.control", "supervise.machine"]
+
+_PROBE = """
+import importlib, json, sys
+before = set(sys.modules)
+importlib.import_module(sys.argv[1])
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def _newly_imported(module: str) -> list[str]:
+    """The modules a fresh interpreter loads to import `module`."""
+    src = str(Path(supervise.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, module],
+        capture_output=True, text=True, env=env, check=True, timeout=60,
+    )
+    loaded: list[str] = json.loads(result.stdout)
+    return loaded
+
+
+@pytest.mark.parametrize("module", PURE)
+def test_pure_module_does_not_load_trio(module: str) -> None:
+    """Importing a codec or the machine leaves trio (and its submodules) unloaded."""
+    loaded = _newly_imported(module)
+    assert module in loaded
+    assert [name for name in loaded if name == "trio" or name.startswith("trio.")] == []
+
+
+def test_package_init_imports_nothing() -> None:
+    """``import supervise`` adds no supervise.* submodule and no trio."""
+    loaded = _newly_imported("supervise")
+    assert [name for name in loaded if name.startswith(("supervise.", "trio"))] == []
+
+
+def test_package_init_has_no_import_statements() -> None:
+    """The same rule read from the source: __init__.py holds a docstring and nothing else.
+
+    Catches a future ``from supervise.status import ...`` that happens to be cheap today.
+    """
+    source = Path(supervise.__file__).read_text()
+    assert not [line for line in source.splitlines() if line.lstrip().startswith(("import ", "from "))]
