@@ -38,7 +38,7 @@ async def supervise(paths: list[str]) -> int:
 async def _stop_on_signals(
     services: list[Service], *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
 ) -> None:
-    """First SIGTERM/SIGINT: every service down, in parallel. Any later one: SIGKILL what is left."""
+    """First SIGTERM/SIGINT: every service down, in parallel. A later one: SIGKILL the rest."""
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         task_status.started()
         force = False

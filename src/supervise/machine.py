@@ -373,7 +373,7 @@ def _kill_due(state: State, event: Event, now: float) -> Transition:
 
 
 def _finish_due(state: State, event: Event, now: float) -> Transition:
-    return Transition(state, (Signal(signal.SIGKILL),))
+    return Transition(state, (Signal(signal.SIGKILL),) if state.pid else ())
 
 
 def _shutdown(state: State, event: Event, now: float) -> Transition:
@@ -382,7 +382,8 @@ def _shutdown(state: State, event: Event, now: float) -> Transition:
     if state.phase is Phase.DOWN:
         return _exit_now(state, event, now)
     if event.force:
-        return Transition(attrs.evolve(state, want=Want.DOWN), (Signal(signal.SIGKILL),))
+        kill = (Signal(signal.SIGKILL),) if state.pid else ()  # no finish pid yet: nothing to kill
+        return Transition(attrs.evolve(state, want=Want.DOWN), kill)
     if state.phase is Phase.RUN:
         return _down_while_up(state, event, now)
     return _want_down(state, event, now)
@@ -397,7 +398,7 @@ def _command(event: Event) -> Command:
 
 Key: TypeAlias = "Command | type[Event]"
 
-_SIGNAL_ONLY = {command: _send_signal for command in SIGNALS}
+_SIGNAL_ONLY: dict[Key, Handler] = {command: _send_signal for command in SIGNALS}
 
 TABLE: dict[Phase, dict[Key, Handler]] = {
     Phase.DOWN: {

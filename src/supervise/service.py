@@ -159,7 +159,8 @@ class Service:
             self.state = begin.state
             self._written.clear()
             self._announce()
-            fds.ok, _ = _attempt(f"open {self.path}/supervise/ok", fsio.open_fifo, fds.supervise, "ok")
+            ok_path = f"open {self.path}/supervise/ok"
+            fds.ok, _ = _attempt(ok_path, fsio.open_fifo, fds.supervise, "ok")
         except BaseException:
             self._fds = None
             fds.close()
