@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	@echo "supervising examples/hello (Ctrl-C stops it and its services; try: $(BIN)/python -m svc... or /usr/bin/svstat examples/hello)"
+	@echo "supervising examples/hello; Ctrl-C stops it. From another terminal: /usr/bin/svstat examples/hello"
 	$(BIN)/supervise examples/hello
 
 test: $(STAMP)

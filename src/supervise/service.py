@@ -24,7 +24,7 @@ import trio
 from supervise import control, fsio, machine, settings, status
 from supervise.errtext import describe
 from supervise.reaper import Reaper, describe_wait
-from supervise.say import Faults, warning
+from supervise.say import Faults, fatal, warning
 
 T = TypeVar("T")
 
@@ -131,7 +131,7 @@ class Service:
             try:
                 return self._setup()
             except fsio.LockHeld:
-                warning(f"unable to acquire {self.path}/supervise/lock: temporary failure")
+                fatal(f"unable to acquire {self.path}/supervise/lock: temporary failure")
                 self.refused = True
                 return None
             except SetupError as error:
