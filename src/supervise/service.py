@@ -312,23 +312,14 @@ class Service:
         """Turn control bytes into inputs, in the order they were written."""
         assert fd is not None
         while True:
-            await trio.lowlevel.wait_readable(fd)
-            try:
-                data = os.read(fd, 4096)
-            except BlockingIOError:
-                continue
-            for command in control.parse(data):
+            for command in control.parse(await _read_some(fd)):
                 self._post(machine.Control(command))
 
     async def _read_ready(self, fd: int, generation: int) -> None:
         """Wait for a newline on the notification pipe of one start of ./run."""
         try:
             while True:
-                await trio.lowlevel.wait_readable(fd)
-                try:
-                    data = os.read(fd, 4096)
-                except BlockingIOError:
-                    continue
+                data = await _read_some(fd)
                 if not data:
                     return
                 if b"\n" in data:
@@ -374,6 +365,16 @@ def _attempt(what: str, function: Callable[..., T], *args: object, **kwargs: obj
         raise SetupError(f"unable to {what}: {error.strerror}") from None
     except OSError as error:
         raise SetupError(f"unable to {what}: {describe(error)}") from None
+
+
+async def _read_some(fd: int) -> bytes:
+    """The next bytes from a non-blocking fd, waiting in trio until there are some (b"" at EOF)."""
+    while True:
+        await trio.lowlevel.wait_readable(fd)
+        try:
+            return os.read(fd, 4096)
+        except BlockingIOError:
+            continue
 
 
 def _pipe_avoiding(target: int) -> tuple[int, int]:

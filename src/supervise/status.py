@@ -26,7 +26,7 @@ from typing import TypeVar
 
 import attrs
 
-from supervise.tai import Tai64n
+from supervise.tai import Tai64n, TaiFormatError
 
 DAEMONTOOLS_SIZE = 18
 RUNIT_SIZE = 20
@@ -83,7 +83,10 @@ def unpack(data: bytes) -> Status:
         raise StatusFormatError(
             f"status record needs at least {DAEMONTOOLS_SIZE} bytes, got {len(data)}"
         )
-    stamp = Tai64n.unpack(data[:12])
+    try:
+        stamp = Tai64n.unpack(data[:12])
+    except TaiFormatError as error:
+        raise StatusFormatError(f"bytes 8-11 (from byte 8) of status record: {error}") from None
     pid, paused, want_byte = struct.unpack("<LBB", data[12:18])
     want = _enum_at(Want, want_byte, 17)
     if len(data) < RUNIT_SIZE:
