@@ -337,9 +337,11 @@ class Service:
         if fds is None or fds.supervise is None:
             return
         record = machine.status_of(self.state)
+        # runit's stat shows "paused" even when down; the status byte (daemontools) does not
+        runit_view = attrs.evolve(record, paused=self.state.paused)
         contents = (
             ("pid", status.pid_text(record.pid)),
-            ("stat", status.stat_text(record, self.state.exiting)),
+            ("stat", status.stat_text(runit_view, self.state.exiting)),
             ("xstatus", status.pack_extra(machine.extra_of(self.state, self._notify))),
             ("status", status.pack(record)),
         )
