@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from support import Daemon
 
 PR_SET_CHILD_SUBREAPER = 36

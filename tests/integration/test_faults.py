@@ -64,7 +64,8 @@ async def test_broken_directories_beside_a_good_one(tmp_path: Path, start_daemon
     for path, text in broken.items():
         expected = text.format(path)
         await eventually(
-            lambda: any(expected in line for line in _lines_about(daemon, path)), what=expected
+            lambda e=expected, p=path: any(e in line for line in _lines_about(daemon, p)),
+            what=expected,
         )
     await trio.sleep(3.5)  # several retries later: still one line per directory
     for path in broken:

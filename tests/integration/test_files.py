@@ -51,7 +51,9 @@ async def test_supervise_may_be_a_dangling_symlink(tmp_path: Path, start_daemon:
     assert stat.S_IMODE(target.stat().st_mode) == 0o700
 
 
-async def test_planted_status_new_symlink_is_not_followed(tmp_path: Path, start_daemon: Any) -> None:
+async def test_planted_status_new_symlink_is_not_followed(
+    tmp_path: Path, start_daemon: Any
+) -> None:
     service = make_service(tmp_path, "s", "exec sleep 1000", down="")
     victim = tmp_path / "victim"
     victim.write_text("precious\n")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import trio
 from pathlib import Path
 from typing import Any
 
+import trio
+
+from supervise.status import ExtraFlag, RunState, Want
 from support import (
     eventually,
     make_service,
@@ -16,8 +18,6 @@ from support import (
     started,
     supervisor_listening,
 )
-
-from supervise.status import ExtraFlag, RunState, Want
 
 RECORD_ARGS = 'echo "$@" >> finish-args'
 
@@ -41,7 +41,9 @@ async def test_finish_gets_exit_code_and_signal(tmp_path: Path, start_daemon: An
     assert (extra.exit_code, extra.exit_signal) == (3, 0)
 
 
-async def test_finish_after_kill_gets_minus_one_and_signal(tmp_path: Path, start_daemon: Any) -> None:
+async def test_finish_after_kill_gets_minus_one_and_signal(
+    tmp_path: Path, start_daemon: Any
+) -> None:
     service = make_service(tmp_path, "fk", "exec sleep 1000", finish=RECORD_ARGS)
     start_daemon(service)
     await started(service)

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from supervise.status import RunState, Want
 from support import (
     eventually,
     make_service,
@@ -16,8 +17,6 @@ from support import (
     started,
     supervisor_listening,
 )
-
-from supervise.status import RunState, Want
 
 
 def _proc_stat(pid: int) -> list[str]:
@@ -51,7 +50,7 @@ async def test_restart_after_exit_and_throttle(tmp_path: Path, start_daemon: Any
     starts = service / "starts"
     await eventually(lambda: len(starts.read_text().split()) >= 4, what="4 starts")
     times = [float(line) for line in starts.read_text().split()]
-    gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
     assert min(gaps) >= 0.9, gaps
 
 
@@ -76,7 +75,8 @@ async def test_control_bytes_are_heard_during_the_throttle_second(
         if sent_at - up.stamp.unix() < 0.5:
             assert down.stamp.unix() - up.stamp.unix() < 1.0  # type: ignore[union-attr]
             return
-        await eventually(lambda: time.time() - up.stamp.unix() > 1.0)
+        start = up.stamp.unix()
+        await eventually(lambda s=start: time.time() - s > 1.0)
     raise AssertionError("the test never managed to send within 0.5 s of a start")
 
 
@@ -115,7 +115,9 @@ async def test_no_zombies_after_many_restarts(tmp_path: Path, start_daemon: Any)
     daemon = start_daemon(service)
     await eventually(lambda: len((service / "starts").read_text()) >= 6, what="3 starts")
     zombies = [
-        entry for entry in os.listdir("/proc") if entry.isdigit() and _is_zombie_child(entry, daemon.pid)
+        entry
+        for entry in os.listdir("/proc")
+        if entry.isdigit() and _is_zombie_child(entry, daemon.pid)
     ]
     assert zombies == []
 

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from support import eventually, make_service, pid_alive, read_status, started, supervisor_listening
-
 from supervise.status import RunState
+from support import eventually, make_service, pid_alive, read_status, started, supervisor_listening
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -27,7 +26,7 @@ async def test_signal_brings_every_service_down(
     await eventually(lambda: supervisor_listening(idle))
     daemon.process.send_signal(signum)
     assert daemon.wait() == 0
-    for service, pid in zip(services, pids):
+    for service, pid in zip(services, pids, strict=True):
         assert not pid_alive(pid)
         assert (service / "finished").read_text() == "-1 15\n"
         record = read_status(service)

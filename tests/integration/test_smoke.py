@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from support import make_service, pid_alive, read_status, send, started, eventually, supervisor_listening
+from support import (
+    eventually,
+    make_service,
+    pid_alive,
+    read_status,
+    send,
+    started,
+    supervisor_listening,
+)
 
 
 async def test_start_down_up_and_sigterm(tmp_path: Path, start_daemon: Any) -> None:
