@@ -23,7 +23,7 @@ from support import Daemon
 
 PR_SET_CHILD_SUBREAPER = 36
 #: Seconds a test's processes get to finish after the test before they count as strays.
-GRACE = 10.0
+GRACE = float(os.environ.get("STRAY_GRACE_SECONDS", "10"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
