@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -151,5 +151,3 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
 
-
-Waiter = Callable[[], Awaitable[object]]

@@ -69,10 +69,6 @@ class Reaper:
         self._waiting[pid] = on_exit
         return pid
 
-    def children(self) -> int:
-        """How many started children have not been reaped yet."""
-        return len(self._waiting)
-
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Reap children for as long as the daemon lives."""
         with trio.open_signal_receiver(signal.SIGCHLD) as signals:

@@ -28,10 +28,6 @@ def fatal(text: str) -> None:
     line("fatal", text)
 
 
-def info(text: str) -> None:
-    line("info", text)
-
-
 @attrs.define
 class Faults:
     """Say each fault once: a repeat of the same text for the same kind is dropped."""
