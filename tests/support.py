@@ -144,6 +144,21 @@ async def started(service: Path, timeout: float = PATIENCE) -> status.Status:
     return result
 
 
+#: A run script that ignores TERM; `started_ignoring_term` waits until the trap is set.
+IGNORE_TERM_RUN = "trap '' TERM; echo > term-ignored; exec sleep 1000"
+
+
+async def started_ignoring_term(service: Path) -> status.Status:
+    """`started` for IGNORE_TERM_RUN: also wait until the shell has set its trap.
+
+    Without this, a TERM sent right after the start can reach the shell
+    before ``trap`` ran, and kill it.
+    """
+    record = await started(service)
+    await eventually(lambda: (service / "term-ignored").exists(), what="TERM trap set")
+    return record
+
+
 def pid_alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:

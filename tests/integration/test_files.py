@@ -7,7 +7,16 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from support import eventually, make_service, read_status, send, started, supervisor_listening
+from support import (
+    IGNORE_TERM_RUN,
+    eventually,
+    make_service,
+    read_status,
+    send,
+    started,
+    started_ignoring_term,
+    supervisor_listening,
+)
 
 
 async def test_modes_and_files(tmp_path: Path, start_daemon: Any) -> None:
@@ -30,9 +39,9 @@ async def test_modes_and_files(tmp_path: Path, start_daemon: Any) -> None:
 
 
 async def test_stat_text_while_term_is_ignored(tmp_path: Path, start_daemon: Any) -> None:
-    service = make_service(tmp_path, "t", "trap '' TERM; exec sleep 1000")
+    service = make_service(tmp_path, "t", IGNORE_TERM_RUN)
     start_daemon(service)
-    await started(service)
+    await started_ignoring_term(service)
     send(service, b"d")
     stat_file = service / "supervise" / "stat"
     await eventually(lambda: stat_file.read_text() == "run, got TERM, want down\n")

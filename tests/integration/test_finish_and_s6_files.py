@@ -9,6 +9,7 @@ import trio
 
 from supervise.status import ExtraFlag, RunState, Want
 from support import (
+    IGNORE_TERM_RUN,
     eventually,
     make_service,
     pid_alive,
@@ -16,6 +17,7 @@ from support import (
     read_status,
     send,
     started,
+    started_ignoring_term,
     supervisor_listening,
 )
 
@@ -66,9 +68,9 @@ async def test_finish_is_killed_after_timeout_finish(tmp_path: Path, start_daemo
 
 
 async def test_timeout_kill_sends_sigkill_after_down(tmp_path: Path, start_daemon: Any) -> None:
-    service = make_service(tmp_path, "tk", "trap '' TERM; exec sleep 1000", timeout_kill="200")
+    service = make_service(tmp_path, "tk", IGNORE_TERM_RUN, timeout_kill="200")
     start_daemon(service)
-    await started(service)
+    await started_ignoring_term(service)
     send(service, b"d")
     await eventually(lambda: read_status(service).pid == 0, what="killed")
     assert read_extra(service).exit_signal == 9
@@ -77,9 +79,9 @@ async def test_timeout_kill_sends_sigkill_after_down(tmp_path: Path, start_daemo
 async def test_without_timeout_kill_a_term_ignoring_service_stays_up(
     tmp_path: Path, start_daemon: Any
 ) -> None:
-    service = make_service(tmp_path, "nk", "trap '' TERM; exec sleep 1000")
+    service = make_service(tmp_path, "nk", IGNORE_TERM_RUN)
     start_daemon(service)
-    pid = (await started(service)).pid
+    pid = (await started_ignoring_term(service)).pid
     send(service, b"d")
     await eventually(lambda: read_status(service).want is Want.DOWN)
     record = read_status(service)

@@ -9,7 +9,16 @@ from typing import Any
 import pytest
 
 from supervise.status import RunState
-from support import eventually, make_service, pid_alive, read_status, started, supervisor_listening
+from support import (
+    IGNORE_TERM_RUN,
+    eventually,
+    make_service,
+    pid_alive,
+    read_status,
+    started,
+    started_ignoring_term,
+    supervisor_listening,
+)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -35,9 +44,9 @@ async def test_signal_brings_every_service_down(
 
 
 async def test_second_signal_kills_what_ignores_term(tmp_path: Path, start_daemon: Any) -> None:
-    stubborn = make_service(tmp_path, "stubborn", "trap '' TERM; exec sleep 1000")
+    stubborn = make_service(tmp_path, "stubborn", IGNORE_TERM_RUN)
     daemon = start_daemon(stubborn)
-    pid = (await started(stubborn)).pid
+    pid = (await started_ignoring_term(stubborn)).pid
     daemon.process.send_signal(signal.SIGTERM)
     await eventually(lambda: read_status(stubborn).term_sent, what="TERM sent")
     assert daemon.process.poll() is None and pid_alive(pid)  # waits for it, no hidden kill

@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from support import eventually, make_service, read_status, send, started
+from support import (
+    IGNORE_TERM_RUN,
+    eventually,
+    make_service,
+    read_status,
+    send,
+    started,
+    started_ignoring_term,
+)
 
 TRAPPING_RUN = """
 for sig in HUP ALRM INT TERM QUIT USR1 USR2 WINCH; do
@@ -50,11 +58,11 @@ async def test_pause_continue_and_down_on_paused(tmp_path: Path, start_daemon: A
     start_daemon(service)
     pid = (await started(service)).pid
     send(service, b"p")
-    await eventually(lambda: _state(pid) == "T", what="stopped")
-    assert read_status(service).paused
+    await eventually(lambda: _state(pid) == "T" and read_status(service).paused, what="paused")
     send(service, b"c")
-    await eventually(lambda: _state(pid) != "T", what="continued")
-    assert not read_status(service).paused
+    await eventually(
+        lambda: _state(pid) != "T" and not read_status(service).paused, what="continued"
+    )
     send(service, b"p")
     await eventually(lambda: _state(pid) == "T", what="stopped again")
     send(service, b"d")
@@ -63,9 +71,9 @@ async def test_pause_continue_and_down_on_paused(tmp_path: Path, start_daemon: A
 
 
 async def test_kill_letter_and_unknown_bytes(tmp_path: Path, start_daemon: Any) -> None:
-    service = make_service(tmp_path, "k", "trap '' TERM; exec sleep 1000")
+    service = make_service(tmp_path, "k", IGNORE_TERM_RUN)
     start_daemon(service)
-    pid = (await started(service)).pid
+    pid = (await started_ignoring_term(service)).pid
     send(service, b"Zz?\n\0")  # ignored, as every peer ignores them
     send(service, b"t")
     await eventually(lambda: read_status(service).term_sent, what="got TERM recorded")

@@ -34,7 +34,7 @@ from interop.interop_support import (
 from support import eventually, make_service, peer, started
 
 RUN = "exec sleep 1000"
-IGNORES_TERM = "trap '' TERM\nexec sleep 1000"
+IGNORES_TERM = "trap '' TERM\necho > term-ignored\nexec sleep 1000"
 
 
 async def _sv(service: Path, args: list[str]) -> tuple[int, str]:
@@ -207,6 +207,8 @@ async def test_sv_got_term_timeout_and_force_stop(
     try:
         await peer_up(both.runit)
         await started(both.ours)
+        for service in (both.runit, both.ours):  # a TERM before the trap would kill the shell
+            await eventually(lambda s=service: (s / "term-ignored").exists(), what="trap set")
         pids = both.pids()
 
         await both.sv(
