@@ -19,7 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] == "--":
         args = args[1:]
-    if not args or any(arg.startswith("-") and arg != "-" for arg in args[:1]):
+    elif args and args[0].startswith("-"):
+        args = []  # supervise has no options: any is a usage error
+    if not args:
         sys.stderr.write(f"{say.PROG}: usage: {USAGE}\n")
         return EXIT_USAGE
     import trio  # only the daemon pays for trio

@@ -24,7 +24,7 @@ from typing import TypeAlias
 import attrs
 
 from supervise.control import SIGNALS, Command
-from supervise.status import Extra, ExtraFlag, RunState, Status, Want
+from supervise.status import Extra, ExtraFlag, RunState, Status, Want, stat_text
 from supervise.tai import Tai64n
 
 #: Minimum seconds between two starts of ./run (every peer has this).
@@ -485,6 +485,15 @@ def status_of(state: State) -> Status:
     )
 
 
+def stat_of(state: State) -> bytes:
+    """runit's ``supervise/stat`` line for `state`.
+
+    runit shows ``paused`` even while down, where the status byte (daemontools)
+    does not, and says ``want exit`` after ``x``.
+    """
+    return stat_text(attrs.evolve(status_of(state), paused=state.paused), state.exiting)
+
+
 def extra_of(state: State, notify: bool) -> Extra:
     """The extra record (readiness, failure, last exit) for `state`."""
     flags = ExtraFlag(0)
@@ -498,5 +507,5 @@ def extra_of(state: State, notify: bool) -> Extra:
         if on:
             flags |= flag
     code, signum = state.last_exit or (0, 0)
-    ready_stamp = Tai64n.from_unix(state.ready_stamp) if state.ready_stamp else None
+    ready_stamp = None if state.ready_stamp is None else Tai64n.from_unix(state.ready_stamp)
     return Extra(flags, ready_stamp, 0 if code is None else code, signum)

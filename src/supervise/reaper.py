@@ -22,6 +22,8 @@ from collections.abc import Callable
 import attrs
 import trio
 
+from supervise import say
+
 #: Signals reset to their default action in every child (SIGPIPE is ignored
 #: by Python, and a shell that started us in the background ignores INT/QUIT).
 _DEFAULT_SIGNALS = frozenset(signal.Signals) - {signal.SIGKILL, signal.SIGSTOP}
@@ -87,8 +89,12 @@ class Reaper:
             if pid == 0:
                 return
             callback = self._waiting.pop(pid, None)
-            if callback is not None:
+            if callback is None:
+                continue  # an orphan we inherited: reaped, nothing to tell
+            try:
                 callback(wait_status)
+            except Exception as error:  # a broken callback must not stop reaping for all
+                say.warning(f"internal error handling the exit of pid {pid}: {error!r}")
 
 
 def describe_wait(wait_status: int) -> tuple[int | None, int]:

@@ -82,11 +82,10 @@ class Service:
 
     async def run(self) -> None:
         """Set the directory up (retrying), then supervise it until it exits."""
-        setup = await self._setup_until_done()
-        if setup is None:
+        first_actions = await self._setup_until_done()
+        if first_actions is None:
             return
-        fds, first_actions = setup
-        self._fds = fds
+        fds = self._require_fds()
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -97,6 +96,7 @@ class Service:
                 nursery.cancel_scope.cancel()
         finally:
             self._nursery = None
+            self._fds = None  # the numbers may be reused: nothing may touch them now
             fds.close()
 
     def shutdown(self, force: bool = False) -> None:
@@ -125,7 +125,7 @@ class Service:
 
     # --- setup -----------------------------------------------------------------
 
-    async def _setup_until_done(self) -> tuple[Descriptors, tuple[machine.Action, ...]] | None:
+    async def _setup_until_done(self) -> tuple[machine.Action, ...] | None:
         delay = 1.0
         while not self._stop.is_set():
             try:
@@ -141,8 +141,8 @@ class Service:
             delay = min(delay * 2, MAX_SETUP_DELAY)
         return None
 
-    def _setup(self) -> tuple[Descriptors, tuple[machine.Action, ...]]:
-        """daemontools' order: supervise/, lock, control, status, ok; then start."""
+    def _setup(self) -> tuple[machine.Action, ...]:
+        """daemontools' order: supervise/, lock, control, status, ok; the first actions."""
         fds = Descriptors(_attempt(f"open {self.path}", fsio.open_dir, self.path))
         try:
             fds.supervise = _attempt(
@@ -166,7 +166,7 @@ class Service:
             fds.close()
             raise
         self._faults.clear("setup")
-        return fds, begin.actions
+        return begin.actions
 
     # --- stepping the machine --------------------------------------------------
 
@@ -229,7 +229,7 @@ class Service:
         try:
             pid = self.reaper.spawn(
                 fds.service, "./run", [], self._on_run_exit,
-                setsid=not settings.exists(fds.service, "nosetsid"), fds=child_fds,
+                setsid=self._setsid(), fds=child_fds,
             )
         except OSError as error:
             fsio.close_quietly(ready_read, *child_fds.values())
@@ -239,8 +239,11 @@ class Service:
         self._faults.clear("spawn")
         fsio.close_quietly(*child_fds.values())
         self._notify = ready_read is not None
-        if ready_read is not None and self._nursery is not None:
-            self._nursery.start_soon(self._read_ready, ready_read, generation)
+        if ready_read is not None:
+            if self._nursery is None:
+                os.close(ready_read)
+            else:
+                self._nursery.start_soon(self._read_ready, ready_read, generation)
         self._queue.append(machine.Spawned(pid))
 
     def _on_run_exit(self, wait_status: int) -> None:
@@ -254,7 +257,7 @@ class Service:
         try:
             pid = self.reaper.spawn(
                 fds.service, "./finish", [str(code), str(signum)], self._on_finish_exit,
-                setsid=not settings.exists(fds.service, "nosetsid"),
+                setsid=self._setsid(),
             )
         except OSError as error:
             self._faults.report("finish", f"unable to start {self.path}/finish: {describe(error)}")
@@ -273,6 +276,10 @@ class Service:
                 os.kill(pid, signum)
             except ProcessLookupError:
                 pass
+
+    def _setsid(self) -> bool:
+        """Children get a session of their own unless ``nosetsid`` exists."""
+        return not settings.exists(self._require_fds().service, "nosetsid")
 
     def _down_signal(self) -> int:
         return self._setting("down-signal", settings.parse_signal, 15)
@@ -337,11 +344,9 @@ class Service:
         if fds is None or fds.supervise is None:
             return
         record = machine.status_of(self.state)
-        # runit's stat shows "paused" even when down; the status byte (daemontools) does not
-        runit_view = attrs.evolve(record, paused=self.state.paused)
         contents = (
             ("pid", status.pid_text(record.pid)),
-            ("stat", status.stat_text(runit_view, self.state.exiting)),
+            ("stat", machine.stat_of(self.state)),
             ("xstatus", status.pack_extra(machine.extra_of(self.state, self._notify))),
             ("status", status.pack(record)),
         )

@@ -1022,3 +1022,29 @@ def test_driven_machine_stays_live(data: st.DataObject, down_file: bool) -> None
         else:
             code = data.draw(st.sampled_from([None, 0, 1, PERMANENT_FAILURE]) | codes, "code")
             driver.dies(code, 0 if code is not None else data.draw(st.integers(1, 64)))
+
+
+@pytest.mark.parametrize(
+    ("state", "line"),
+    [
+        (State(), b"down\n"),
+        (State(paused=True), b"down, paused\n"),  # runsv shows it; status byte 16 stays 0
+        (State(phase=Phase.RUN, pid=7, paused=True), b"run, paused\n"),
+        (State(phase=Phase.RUN, pid=7, want=Want.DOWN, term_sent=True),
+         b"run, got TERM, want down\n"),
+        (State(phase=Phase.RUN, pid=7, exiting=True, term_sent=True),
+         b"run, got TERM, want exit\n"),
+        (State(phase=Phase.FINISH, pid=8, want=Want.DOWN), b"finish, want down\n"),
+    ],
+)
+def test_stat_of_is_runits_line(state: State, line: bytes) -> None:
+    """runit's stat text, as runsv writes it (protocol.md 2.2), including paused while down."""
+    assert machine.stat_of(state) == line
+    assert status_of(state).paused is (state.paused and state.phase is Phase.RUN)
+
+
+def test_ready_at_the_epoch_is_still_ready() -> None:
+    """A ready stamp of Unix time 0 is a stamp, not "never ready"."""
+    extra = extra_of(State(phase=Phase.RUN, pid=7, ready=True, ready_stamp=0.0), notify=True)
+    assert extra.ready_stamp == Tai64n.from_unix(0.0)
+    assert unpack_extra(pack_extra(extra)) == extra
