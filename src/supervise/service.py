@@ -347,7 +347,7 @@ class Service:
         contents = (
             ("pid", status.pid_text(record.pid)),
             ("stat", machine.stat_of(self.state)),
-            ("xstatus", status.pack_extra(machine.extra_of(self.state, self._notify))),
+            ("xstatus", status.pack_extra(machine.extra_of(self.state, self._notify), record)),
             ("status", status.pack(record)),
         )
         for name, data in contents:

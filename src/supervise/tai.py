@@ -3,19 +3,18 @@
 Pure: no I/O, no trio. daemontools and runit label a Unix time `t` as
 ``2**62 + 10 + t`` seconds (they ignore leap seconds; s6 adds them, see
 protocol.md section 0.8), and write nanoseconds as ``usec * 1000 + 500``.
+The bytes themselves are `supervise.layout`'s, which the clients read directly.
 """
 
 from __future__ import annotations
 
-import struct
-
 import attrs
 
-#: The label of Unix second 0 in daemontools' convention.
-TAI64_EPOCH = 2**62 + 10
+from supervise.layout import TAI64_EPOCH, label_hex, seconds_since, stamp_bytes, stamp_of
 
-_PACK = struct.Struct(">QL")
-SIZE = _PACK.size  # 12 bytes
+__all__ = ["SIZE", "TAI64_EPOCH", "Tai64n", "TaiFormatError", "seconds_since"]
+
+SIZE = 12
 
 
 class TaiFormatError(ValueError):
@@ -48,25 +47,15 @@ class Tai64n:
 
     def pack(self) -> bytes:
         """The 12 big-endian bytes."""
-        return _PACK.pack(self.seconds, self.nanoseconds)
+        return stamp_bytes(self.seconds, self.nanoseconds)
 
     @classmethod
     def unpack(cls, data: bytes) -> Tai64n:
         """Read 12 bytes; a wrong length or out-of-range nanoseconds is an error."""
         if len(data) != SIZE:
             raise TaiFormatError(f"TAI64N label needs {SIZE} bytes, got {len(data)}")
-        seconds, nanoseconds = _PACK.unpack(data)
-        return cls(seconds, nanoseconds)
+        return cls(*stamp_of(data))
 
     def hex(self) -> str:
         """The 24 lowercase hex digits multilog and tai64n print after ``@``."""
-        return self.pack().hex()
-
-
-def seconds_since(label_seconds: int, now: float) -> int:
-    """Whole seconds from a stored label to `now`, as svstat counts them.
-
-    svstat subtracts whole-second labels (nanoseconds ignored) and clamps a
-    stamp in the future to 0.
-    """
-    return max(0, TAI64_EPOCH + int(now) - label_seconds)
+        return label_hex(self.seconds, self.nanoseconds)

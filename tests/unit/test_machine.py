@@ -814,7 +814,7 @@ def test_extra_of(
     """The extra record carries readiness, failure, finishing and how run last ended."""
     extra = extra_of(state, notify)
     assert (extra.flags, extra.exit_code, extra.exit_signal) == (flags, code, signum)
-    assert unpack_extra(pack_extra(extra)) == extra
+    assert unpack_extra(pack_extra(extra, status_of(state))) == extra
 
 
 # =============================== properties ===========================================
@@ -857,7 +857,7 @@ def check_state(state: State, finish_spawned: bool) -> None:
     assert not state.failed or state.want is Want.DOWN
     assert unpack(pack(status)) == status
     extra = extra_of(state, notify=True)
-    assert unpack_extra(pack_extra(extra)) == extra
+    assert unpack_extra(pack_extra(extra, status_of(state))) == extra
 
 
 def check_actions(before: State, after: State, actions: tuple[Action, ...]) -> None:
@@ -1045,6 +1045,7 @@ def test_stat_of_is_runits_line(state: State, line: bytes) -> None:
 
 def test_ready_at_the_epoch_is_still_ready() -> None:
     """A ready stamp of Unix time 0 is a stamp, not "never ready"."""
-    extra = extra_of(State(phase=Phase.RUN, pid=7, ready=True, ready_stamp=0.0), notify=True)
+    state = State(phase=Phase.RUN, pid=7, ready=True, ready_stamp=0.0)
+    extra = extra_of(state, notify=True)
     assert extra.ready_stamp == Tai64n.from_unix(0.0)
-    assert unpack_extra(pack_extra(extra)) == extra
+    assert unpack_extra(pack_extra(extra, status_of(state))) == extra

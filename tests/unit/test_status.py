@@ -8,10 +8,12 @@ the stamp or pid ("…"), the table reuses a stamp/pid seen in the same section.
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from supervise.layout import extra_matches
 from supervise.status import (
     DAEMONTOOLS_SIZE,
     EXTRA_SIZE,
@@ -246,28 +248,30 @@ def test_pid_text(pid: int, text: bytes) -> None:
 # --- the extra record (supervise/xstatus) ----------------------------------------
 
 READY_STAMP = Tai64n(0x400000006B01D505, 0x0CF53350)
+BOUND = Status(Tai64n(0x400000006B01D5B5, 0x3726B4AC), 383, False, Want.UP, False, RunState.RUN)
+BOUND_HEX = "400000006b01d5b53726b4ac 7f010000"  # bytes 0-15 of pack(BOUND)
 
 EXTRA_GOLDEN: list[tuple[Extra, bytes]] = [
-    (Extra(), _hex("01 000000000000000000000000 00 00 00")),
+    (Extra(), _hex(f"02 000000000000000000000000 00 00 00 {BOUND_HEX}")),
     (Extra(ExtraFlag.READY | ExtraFlag.NOTIFY | ExtraFlag.EXITED, READY_STAMP, 0, 15),
-     _hex("01 400000006b01d5050cf53350 0d 00 0f")),
+     _hex(f"02 400000006b01d5050cf53350 0d 00 0f {BOUND_HEX}")),
     (Extra(ExtraFlag.FAILED | ExtraFlag.EXITED, None, 1, 0),
-     _hex("01 000000000000000000000000 06 01 00")),
+     _hex(f"02 000000000000000000000000 06 01 00 {BOUND_HEX}")),
     (Extra(ExtraFlag.FINISHING | ExtraFlag.EXITED, None, 111, 0),
-     _hex("01 000000000000000000000000 14 6f 00")),
+     _hex(f"02 000000000000000000000000 14 6f 00 {BOUND_HEX}")),
 ]
 
 
 def test_extra_constants() -> None:
-    """Version 1, 16 bytes, as the Extra docstring lays out."""
-    assert (EXTRA_VERSION, EXTRA_SIZE) == (1, 16)
+    """Version 2, 32 bytes, as supervise.layout lays it out."""
+    assert (EXTRA_VERSION, EXTRA_SIZE) == (2, 32)
     assert [int(flag) for flag in ExtraFlag] == [1, 2, 4, 8, 16]
 
 
 @pytest.mark.parametrize(("extra", "data"), EXTRA_GOLDEN)
 def test_extra_pack_golden(extra: Extra, data: bytes) -> None:
-    """pack_extra writes version, stamp (zeros if never ready), flags, code, signal."""
-    assert pack_extra(extra) == data
+    """pack_extra writes version, stamp (zeros if never ready), flags, code, signal, binding."""
+    assert pack_extra(extra, BOUND) == data
 
 
 @pytest.mark.parametrize(("extra", "data"), EXTRA_GOLDEN)
@@ -276,24 +280,47 @@ def test_extra_unpack_golden(extra: Extra, data: bytes) -> None:
     assert unpack_extra(data) == extra
 
 
-@pytest.mark.parametrize("version", [0, 2, 0xFF])
+@pytest.mark.parametrize(("extra", "data"), EXTRA_GOLDEN)
+def test_extra_bound_to_its_status(extra: Extra, data: bytes) -> None:
+    """The record matches the status it was written with, and no other."""
+    assert extra_matches(data, pack(BOUND))
+    assert extra_matches(data, pack(BOUND)[:18])
+    assert not extra_matches(data, pack(attrs.evolve(BOUND, pid=384)))
+    assert not extra_matches(data, pack(attrs.evolve(BOUND, stamp=READY_STAMP)))
+    assert not extra_matches(data, b"")
+
+
+def test_extra_binding_ignores_want_and_paused() -> None:
+    """Only stamp and pid bind: a `p` or `d` rewrites status but the record still applies."""
+    data = pack_extra(Extra(), BOUND)
+    assert extra_matches(data, pack(attrs.evolve(BOUND, paused=True, want=Want.DOWN)))
+
+
+@pytest.mark.parametrize("version", [0, 1, 3, 0xFF])
 def test_extra_unknown_version(version: int) -> None:
     """A record from another version is refused, naming byte 0 and the version."""
-    data = bytes((version,)) + bytes(15)
+    data = bytes((version,)) + bytes(31)
     with pytest.raises(StatusFormatError, match=rf"byte 0 .*version {version}\b"):
         unpack_extra(data)
 
 
-@pytest.mark.parametrize("length", [0, 1, 13, 15])
+@pytest.mark.parametrize("length", [0, 1, 16, 31])
 def test_extra_short(length: int) -> None:
     """A short extra record is an error naming both sizes."""
-    with pytest.raises(StatusFormatError, match=rf"\b16\b.*\bgot {length}\b"):
-        unpack_extra(b"\x01" * length)
+    with pytest.raises(StatusFormatError, match=rf"\b32\b.*\bgot {length}\b"):
+        unpack_extra(b"\x02" * length)
+
+
+def test_extra_bad_ready_nanoseconds() -> None:
+    """A ready stamp with nanoseconds past 10**9 is a format error naming the bytes."""
+    data = _hex(f"02 400000006b01d505 3b9aca00 01 00 00 {BOUND_HEX}")
+    with pytest.raises(StatusFormatError, match="bytes 1-12"):
+        unpack_extra(data)
 
 
 def test_extra_longer_accepted() -> None:
-    """Bytes after the 16th are ignored (room for later versions' tails)."""
-    data = _hex("01 400000006b01d5050cf53350 0d 00 0f") + b"more"
+    """Bytes after the 32nd are ignored (room for later versions' tails)."""
+    data = _hex(f"02 400000006b01d5050cf53350 0d 00 0f {BOUND_HEX}") + b"more"
     assert unpack_extra(data) == Extra(
         ExtraFlag.READY | ExtraFlag.NOTIFY | ExtraFlag.EXITED, READY_STAMP, 0, 15
     )
@@ -353,9 +380,10 @@ extras = st.builds(
 )
 
 
-@given(extras)
-def test_extra_round_trip(extra: Extra) -> None:
-    """unpack_extra(pack_extra(e)) == e, always 16 bytes."""
-    data = pack_extra(extra)
+@given(extras, statuses())
+def test_extra_round_trip(extra: Extra, record: Status) -> None:
+    """unpack_extra(pack_extra(e, s)) == e, always 32 bytes, bound to s."""
+    data = pack_extra(extra, record)
     assert len(data) == EXTRA_SIZE
     assert unpack_extra(data) == extra
+    assert extra_matches(data, pack(record))
