@@ -2,8 +2,9 @@
 
 Pure: no I/O, no trio. The table is daemontools' (``u d o p c h a i t k x``,
 with daemontools' meaning of ``x``: exit once the service is down, without
-stopping it), plus runit's and s6's ``q 1 2`` and encore's ``w``. Any other
-byte is ignored, as every peer ignores it.
+stopping it), plus runit's and s6's ``q 1 2``, and SIGWINCH under both the
+letter encore's svc sends (``w``) and s6-svc's (``y``). Any other byte is
+ignored, as every peer ignores it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ class Command(enum.Enum):
     QUIT = b"q"
     USR1 = b"1"
     USR2 = b"2"
-    WINCH = b"w"
+    WINCH = b"w"  # daemontools-encore's letter
+    WINCH_S6 = b"y"  # s6's letter (our svc -y sends it)
 
 
 #: Commands that only deliver a signal to the running service.
@@ -43,6 +45,7 @@ SIGNALS: dict[Command, signal.Signals] = {
     Command.USR1: signal.SIGUSR1,
     Command.USR2: signal.SIGUSR2,
     Command.WINCH: signal.SIGWINCH,
+    Command.WINCH_S6: signal.SIGWINCH,
 }
 
 _BY_BYTE: dict[int, Command] = {command.value[0]: command for command in Command}

@@ -1,7 +1,7 @@
 """Control bytes: each letter's command and signal, and that everything else is ignored.
 
 The letters are daemontools' ``u d o p c h a i t k x`` plus runit/s6's
-``q 1 2`` and encore's ``w`` (protocol.md 3.2).
+``q 1 2``, encore's ``w`` and s6's ``y`` (protocol.md 3.2).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ LETTERS: dict[bytes, tuple[Command, signal.Signals | None]] = {
     b"1": (Command.USR1, signal.SIGUSR1),
     b"2": (Command.USR2, signal.SIGUSR2),
     b"w": (Command.WINCH, signal.SIGWINCH),
+    b"y": (Command.WINCH_S6, signal.SIGWINCH),
 }
 
 KNOWN = frozenset(letter[0] for letter in LETTERS)
@@ -53,7 +54,7 @@ def test_letter(letter: bytes, expected: tuple[Command, signal.Signals | None]) 
 
 
 def test_signal_only_commands() -> None:
-    """Only h a i t k q 1 2 w are pure signals; u d o p c x change state."""
+    """Only h a i t k q 1 2 w y are pure signals; u d o p c x change state."""
     assert set(SIGNALS) == {command for command, signum in LETTERS.values() if signum}
 
 
@@ -64,8 +65,8 @@ def test_every_other_byte_ignored(byte: int) -> None:
 
 
 def test_peer_letters_we_ignore() -> None:
-    """s6's y b r D U O Q, encore's selectors and uppercase look-alikes do nothing here."""
-    assert parse(b"ybrDUOQ+=LlUDXTK") == []
+    """s6's b r D U O Q, encore's selectors and uppercase look-alikes do nothing here."""
+    assert parse(b"brDUOQ+=LlUDXTK") == []
 
 
 def test_order_preserved_and_unknown_dropped() -> None:

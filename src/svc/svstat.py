@@ -1,0 +1,231 @@
+"""svstat: one status line per service directory, as daemontools prints it.
+
+``svstat dir ...`` prints daemontools' line byte for byte (``up (pid P) N
+seconds, normally down, paused, want down`` ...), then what daemontools cannot
+say, only when it applies and only from our own ``xstatus``: ``, ready N
+seconds``, ``, running finish``, ``, failed permanently``, and how the last run
+ended (``, exited 0`` or ``, killed by SIGTERM``). Always exits 0, as daemontools'.
+
+For scripts: ``svstat -o field,field dir ...`` prints the fields' values,
+space-separated, one line per directory (s6-svstat's field names and
+spellings), and ``svstat --json dir ...`` one JSON object per line and
+directory. These modes exit 0 when every directory was read, 1 when some
+supervisor is not running, 111 when some directory could not be read, 100 on
+a usage error.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from supervise import layout
+from svc import view
+from svc.out import Fatal, Usage, finish, warn
+from svc.view import View
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # not at run time: collections.abc costs start-up time
+    from collections.abc import Callable
+
+PROG = "svstat"
+USAGE = "svstat: usage: svstat [ -o field,field... | --json ] dir [dir ...]"
+
+Value = bool | int | str | None
+
+
+def classic(v: View, now: float) -> str:
+    """daemontools' text after ``DIR: `` (svstat.c's order of suffixes)."""
+    if v.error:
+        return v.error
+    assert v.fields is not None
+    seconds, _, pid, paused, want, _, _ = v.fields
+    age = layout.seconds_since(seconds, now)
+    text = f"up (pid {pid}) {age} seconds" if pid else f"down {age} seconds"
+    if pid and not v.normally_up:
+        text += ", normally down"
+    if not pid and v.normally_up:
+        text += ", normally up"
+    if pid and paused:
+        text += ", paused"
+    if not pid and want == layout.WANT_UP:
+        text += ", want up"
+    if pid and want == layout.WANT_DOWN:
+        text += ", want down"
+    return text
+
+
+def extras(v: View, now: float) -> str:
+    """What daemontools cannot say, from our xstatus; empty when none of it applies."""
+    if v.extra is None:
+        return ""
+    text = ""
+    stamp = v.ready_stamp
+    if stamp is not None and v.flags & layout.NOTIFY:
+        text += f", ready {layout.seconds_since(stamp[0], now)} seconds"
+    if v.finishing:
+        text += ", running finish"
+    if v.failed_permanently:
+        text += ", failed permanently"
+    ended = v.last_exit
+    if ended is not None:
+        code, signum = ended
+        text += f", killed by {signal_name(signum)}" if signum else f", exited {code}"
+    return text
+
+
+def signal_name(signum: int) -> str:
+    """``SIGTERM`` for 15. Imports `signal` (and with it enum) only when a name is needed."""
+    import signal
+
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"SIG{signum}"
+
+
+# --- fields for -o and --json (s6-svstat's names; ours after them) -----------------
+
+
+def _label(stamp: tuple[int, int] | None) -> str | None:
+    return None if stamp is None else "@" + layout.label_hex(*stamp)
+
+
+def _since(stamp: tuple[int, int] | None, now: float) -> int | None:
+    return None if stamp is None else layout.seconds_since(stamp[0], now)
+
+
+def _updown(v: View) -> tuple[int, int] | None:
+    return None if v.fields is None else (v.fields[0], v.fields[1])
+
+
+def _exit_code(v: View) -> int | None:
+    ended = v.last_exit
+    return ended[0] if ended and not ended[1] else None
+
+
+def _signum(v: View) -> int | None:
+    ended = v.last_exit
+    return ended[1] if ended and ended[1] else None
+
+
+_WANTS = {layout.WANT_UP: "up", layout.WANT_DOWN: "down", layout.WANT_ONCE: "once"}
+_STATES = {layout.STATE_DOWN: "down", layout.STATE_RUN: "run", layout.STATE_FINISH: "finish"}
+
+#: name -> (value of a View at a time, what -o prints for None as s6-svstat does)
+FIELDS: dict[str, tuple[Callable[[View, float], Value], str]] = {
+    "up": (lambda v, now: v.up, "false"),
+    "wantedup": (lambda v, now: v.want == layout.WANT_UP, "false"),
+    "normallyup": (lambda v, now: v.normally_up, "false"),
+    "ready": (lambda v, now: v.ready, "false"),
+    "paused": (lambda v, now: bool(v.pid and v.fields and v.fields[3]), "false"),
+    "pid": (lambda v, now: v.pid if v.up else None, "-1"),
+    "exitcode": (lambda v, now: _exit_code(v), "-1"),
+    "signal": (lambda v, now: None if _signum(v) is None else signal_name(_signum(v) or 0), "NA"),
+    "signum": (lambda v, now: _signum(v), "-1"),
+    "updownsince": (lambda v, now: _label(_updown(v)), "NA"),
+    "readysince": (lambda v, now: _label(v.ready_stamp), "NA"),
+    "updownfor": (lambda v, now: _since(_updown(v), now), "-1"),
+    "readyfor": (lambda v, now: _since(v.ready_stamp, now), "-1"),
+    # ours: what only runit's or our records say
+    "want": (lambda v, now: _WANTS.get(v.want), "NA"),
+    "state": (lambda v, now: _STATES.get(v.state), "NA"),
+    "finishing": (lambda v, now: v.finishing, "false"),
+    "failed": (lambda v, now: v.failed_permanently, "false"),
+    "gotterm": (lambda v, now: bool(v.fields and v.fields[5]), "false"),
+}
+
+
+def field_text(value: Value, missing: str) -> str:
+    if value is None:
+        return missing
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _fields_line(v: View, names: list[str], now: float) -> str:
+    return " ".join(field_text(FIELDS[name][0](v, now), FIELDS[name][1]) for name in names)
+
+
+def _json_line(directory: str, v: View, now: float) -> str:
+    import json
+
+    record: dict[str, Value] = {"dir": directory}
+    if v.error:
+        record["error"] = v.error
+        record["running"] = False if v.fault == view.NOT_RUNNING else None
+    else:
+        record["running"] = True
+        record.update((name, get(v, now)) for name, (get, _) in FIELDS.items())
+    return json.dumps(record)
+
+
+# --- the command ------------------------------------------------------------------------
+
+
+def parse(argv: list[str]) -> tuple[str, list[str], list[str]]:
+    """(mode, field names, directories); mode is "classic", "fields" or "json".
+
+    daemontools' svstat takes no options; ours are recognised only before the
+    first directory, and ``--`` ends them.
+    """
+    mode, names = "classic", []
+    args = list(argv)
+    while args and args[0].startswith("-") and args[0] != "-":
+        arg = args.pop(0)
+        if arg == "--":
+            break
+        if arg == "--json":
+            mode = "json"
+        elif arg.startswith("-o"):
+            spec = arg[2:] or (args.pop(0) if args else "")
+            names = [name for name in spec.split(",") if name]
+            unknown = [name for name in names if name not in FIELDS]
+            if not names or unknown:
+                raise Usage(f"svstat: unknown field {','.join(unknown) or '(none)'}; "
+                            f"fields: {','.join(FIELDS)}")
+            mode = "fields"
+        else:
+            raise Usage(USAGE)
+    return mode, names, args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        mode, names, directories = parse(args)
+        return _run(mode, names, directories)
+    except Fatal as error:
+        sys.stdout.flush()
+        return finish(PROG, error)
+
+
+def _run(mode: str, names: list[str], directories: list[str]) -> int:
+    origin = view.Origin()
+    lines: list[str] = []
+    worst = 0
+    try:
+        for directory in directories:
+            v = view.read(directory)
+            origin.back()
+            now = time.time()
+            if mode == "classic":
+                lines.append(f"{directory}: {classic(v, now)}{extras(v, now)}\n")
+                continue
+            if v.error:
+                worst = max(worst, 1 if v.fault == view.NOT_RUNNING else 111)
+            if mode == "json":
+                lines.append(_json_line(directory, v, now) + "\n")
+            elif v.error:
+                warn(PROG, f"unable to read status for {directory}: {v.error}")
+            else:
+                lines.append(_fields_line(v, names, now) + "\n")
+    finally:
+        sys.stdout.write("".join(lines))
+        sys.stdout.flush()
+    return worst
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Sleep until a supervisor changes a status file or lets go of ``supervise/ok``.
+
+Linux inotify through ctypes (the standard library has no binding): one watch
+on each ``supervise/`` directory for a file renamed into it (daemontools,
+runit and we replace ``status`` by rename) or written in place (encore), and
+one on ``supervise/ok`` for the supervisor's read end being closed (it
+exited). Our own reads and our own open of ``ok`` for writing raise none of
+these events, so a waiting client wakes only when something happened. Where
+inotify is not available, a sleep that doubles from 20 ms up to half a second
+stands in; with inotify a check every 2 s still covers file systems that do
+not report events (NFS).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import time
+
+IN_MODIFY = 0x2
+IN_CLOSE_NOWRITE = 0x10
+IN_MOVED_TO = 0x80
+IN_DELETE_SELF = 0x400
+IN_MOVE_SELF = 0x800
+IN_NONBLOCK = 0o4000
+IN_CLOEXEC = 0o2000000
+
+DIRECTORY_EVENTS = IN_MOVED_TO | IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF
+OK_EVENTS = IN_CLOSE_NOWRITE | IN_DELETE_SELF | IN_MOVE_SELF
+
+SAFETY_CHECK = 2.0  # seconds between checks even when no event came
+FIRST_SLEEP = 0.02  # without inotify
+LAST_SLEEP = 0.5
+
+
+class Watcher:
+    """Watches the ``supervise/`` of each directory; `sleep` returns after an event or a time."""
+
+    __slots__ = ("fd", "nap")
+
+    def __init__(self, directories: list[str]) -> None:
+        self.fd = _inotify(directories)
+        self.nap = FIRST_SLEEP
+
+    def __enter__(self) -> Watcher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+
+    def sleep(self, limit: float | None) -> None:
+        """Until an event (with inotify) or a short growing nap (without); at most `limit` s."""
+        if self.fd is None:
+            pause = self.nap if limit is None else min(self.nap, limit)
+            self.nap = min(self.nap * 2, LAST_SLEEP)
+            time.sleep(max(pause, 0))
+            return
+        timeout = SAFETY_CHECK if limit is None else min(limit, SAFETY_CHECK)
+        ready, _, _ = select.select([self.fd], [], [], max(timeout, 0))
+        if ready:
+            try:
+                while os.read(self.fd, 65536):
+                    pass
+            except BlockingIOError:
+                pass
+
+
+def _inotify(directories: list[str]) -> int | None:
+    """An inotify fd watching every directory's supervise files, or None if inotify fails."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+    except (OSError, AttributeError, ImportError):
+        return None
+    if fd < 0:
+        return None
+    for directory in directories:
+        for name, mask in (("supervise", DIRECTORY_EVENTS), ("supervise/ok", OK_EVENTS)):
+            # a failed watch (no supervise/ yet) is covered by the reads and the safety check
+            libc.inotify_add_watch(fd, os.fsencode(os.path.join(directory, name)), mask)
+    return int(fd)
