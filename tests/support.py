@@ -32,6 +32,24 @@ def peer(name: str) -> str:
     return path
 
 
+#: How long one of our clients may take before the test fails (loaded machine).
+CLIENT_TIMEOUT = 30.0
+
+
+def client(
+    name: str, *args: str | Path, cwd: Path | None = None, timeout: float = CLIENT_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    """Run our client `name` (``svc``, ``svstat``, ``svok``) in a fresh interpreter, to the end.
+
+    ``python -m svc.NAME``, never the bare name: Debian's daemontools has
+    programs of the same names on PATH.
+    """
+    return subprocess.run(
+        [sys.executable, "-m", f"svc.{name}", *map(str, args)],
+        cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False,
+    )
+
+
 def make_service(root: Path, name: str, run: str, **files: str | None) -> Path:
     """A service directory `root/name` with an executable ``run`` (a /bin/sh script body).
 
