@@ -62,3 +62,39 @@ def test_package_init_has_no_import_statements() -> None:
     source = Path(supervise.__file__).read_text()
     imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
     assert imports == []
+
+
+# --- the clients: a start-up budget of a few milliseconds ---------------------------
+
+CLIENTS = ["svc.svc", "svc.svstat", "svc.svok"]
+
+#: All a client may load beyond a bare interpreter: our import-free modules and cheap
+#: builtins. enum, typing, re, collections, attrs and trio each cost more than the
+#: 1.3x-of-`python -c pass` budget (issue 3; style.md "A measured constraint").
+CLIENT_ALLOWED = {
+    "__future__", "errno",
+    "supervise", "supervise.layout", "supervise.errtext",
+    "svc", "svc.out", "svc.view", *CLIENTS,
+}
+
+
+@pytest.mark.parametrize("module", CLIENTS)
+def test_client_loads_only_what_it_must(module: str) -> None:
+    """A client's import loads nothing outside the allow-list: no trio, attrs, enum, typing."""
+    loaded = set(_newly_imported(module))
+    assert module in loaded
+    assert loaded - CLIENT_ALLOWED == set()
+
+
+@pytest.mark.parametrize("module", CLIENTS)
+def test_client_never_loads_trio_or_attrs(module: str) -> None:
+    """The rule in the developers' guide, said plainly (the allow-list above implies it)."""
+    loaded = _newly_imported(module)
+    assert [name for name in loaded if name.split(".")[0] in ("trio", "attrs", "attr")] == []
+
+
+def test_layout_imports_nothing() -> None:
+    """supervise.layout, the clients' codec, loads no other module at all."""
+    assert set(_newly_imported("supervise.layout")) == {
+        "__future__", "supervise", "supervise.layout",
+    }
