@@ -96,7 +96,7 @@ def _set(options: Options, letter: str, value: str) -> None:
             raise _usage(f"-w takes one of {' '.join(WAITS)}, not {value!r}")
         options.wait = value
     else:
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             raise _usage(f"-T takes milliseconds, not {value!r}")
         options.deadline_ms = int(value)
 
