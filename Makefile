@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck clean
+.PHONY: run test lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,14 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# Measurements, not tests: each benchmarks/TOPIC.py prints its table, writes
+# benchmarks/results/TOPIC.md, and exits 0 even when a target is missed. BENCHFLAGS=--rounds=N
+BENCHES := clients
+bench: $(STAMP)
+	test -x /usr/bin/svstat || apt-get install -y daemontools || \
+		{ apt-get update && apt-get install -y daemontools; }
+	for topic in $(BENCHES); do $(BIN)/python -m benchmarks.$$topic $(BENCHFLAGS) || exit 1; done
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
