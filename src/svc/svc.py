@@ -22,7 +22,7 @@ import os
 import sys
 
 from supervise.errtext import describe
-from svc import view
+from svc.cwd import Origin
 from svc.out import Fatal, Usage, finish, warn
 
 PROG = "svc"
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     try:
         options = parse(args)
-        origin = view.Origin()
+        origin = Origin()
         before = {}
         if options.wait:
             from svc import wait

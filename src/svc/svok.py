@@ -12,8 +12,8 @@ import os
 import sys
 
 from supervise.errtext import describe
+from svc.cwd import Origin
 from svc.out import Fatal, Usage, finish
-from svc.view import Origin
 
 PROG = "svok"
 

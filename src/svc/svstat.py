@@ -21,6 +21,7 @@ import time
 
 from supervise import layout
 from svc import view
+from svc.cwd import Origin
 from svc.out import Fatal, Usage, finish, warn
 from svc.view import View
 
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(mode: str, names: list[str], directories: list[str]) -> int:
-    origin = view.Origin()
+    origin = Origin()
     lines: list[str] = []
     worst = 0
     try:

@@ -16,7 +16,6 @@ import os
 
 from supervise import layout
 from supervise.errtext import describe
-from svc.out import Fatal
 
 # Why a directory could not be read (`View.fault`).
 NOT_RUNNING = "not running"  # no supervisor holds supervise/ok (or there is no supervise/)
@@ -110,7 +109,7 @@ class View:
 
 
 def read(directory: str) -> View:
-    """Read `directory` (a path as given). The caller restores the cwd (see `Origin`)."""
+    """Read `directory` (a path as given). The caller restores the cwd (`svc.cwd.Origin`)."""
     view = View()
     try:
         os.chdir(directory)
@@ -176,24 +175,3 @@ def _read_extra(record: bytes) -> layout.ExtraFields | None:
     finally:
         os.close(fd)
 
-
-class Origin:
-    """The directory we started in, held open so each directory's chdir can be undone.
-
-    daemontools' svc and svstat do the same (``open_read(".")`` then ``fchdir``);
-    failing to get back is their only fatal error.
-    """
-
-    __slots__ = ("fd",)
-
-    def __init__(self) -> None:
-        try:
-            self.fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError as error:
-            raise Fatal(111, f"unable to open current directory: {describe(error)}") from None
-
-    def back(self) -> None:
-        try:
-            os.fchdir(self.fd)
-        except OSError as error:
-            raise Fatal(111, f"unable to set directory: {describe(error)}") from None

@@ -11,8 +11,9 @@ from __future__ import annotations
 import time
 
 from svc import view, watch
+from svc.cwd import Origin
 from svc.out import warn
-from svc.view import Origin, View
+from svc.view import View
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

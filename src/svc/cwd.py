@@ -1,0 +1,30 @@
+"""The directory a client started in, to come back to after each service directory.
+
+daemontools' svc and svstat chdir into each directory and ``fchdir`` back;
+failing to get back is their only fatal error.
+"""
+
+from __future__ import annotations
+
+import os
+
+from supervise.errtext import describe
+from svc.out import Fatal
+
+
+class Origin:
+    """The directory we started in, held open so each directory's chdir can be undone."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self) -> None:
+        try:
+            self.fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as error:
+            raise Fatal(111, f"unable to open current directory: {describe(error)}") from None
+
+    def back(self) -> None:
+        try:
+            os.fchdir(self.fd)
+        except OSError as error:
+            raise Fatal(111, f"unable to set directory: {describe(error)}") from None
