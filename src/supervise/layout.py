@@ -132,6 +132,20 @@ def extra_matches(extra_record: bytes, status_record: bytes) -> bool:
     return len(status_record) >= 16 and extra_record[BINDING] == status_record[:16]
 
 
+def extra_newer(extra_record: bytes, status_record: bytes) -> bool:
+    """Whether `extra_record` belongs to a status written after `status_record`.
+
+    The writer replaces xstatus before status, so a reader can catch the new
+    xstatus beside the old status for a moment. Its copy of the stamp is then
+    later than the status's own (TAI64N labels compare as bytes), or the same
+    with another pid: runit's stamp does not change when ./finish starts.
+    """
+    bound = extra_record[BINDING]
+    if bound[:12] != status_record[:12]:
+        return bound[:12] > status_record[:12]
+    return bound[12:16] != status_record[12:16]
+
+
 def seconds_since(label_seconds: int, now: float) -> int:
     """Whole seconds from a stored label to `now`, as svstat counts them.
 

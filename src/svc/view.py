@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 
 from supervise import layout
 from supervise.errtext import describe
@@ -25,7 +26,7 @@ UNREADABLE = "unreadable"  # anything else: chdir, down, ok, status
 class View:
     """One directory at one moment: either `error` (a text, as svstat prints it) or fields."""
 
-    __slots__ = ("error", "extra", "fault", "fields", "normally_up", "record")
+    __slots__ = ("error", "extra", "fault", "fields", "normally_up", "record", "torn")
 
     def __init__(self) -> None:
         self.error = ""
@@ -34,6 +35,7 @@ class View:
         self.record = b""
         self.fields: layout.StatusFields | None = None
         self.extra: layout.ExtraFields | None = None
+        self.torn = False  # xstatus was newer than status on every try: readiness unknown
 
     def failed(self, fault: str, error: str) -> View:
         self.fault, self.error = fault, error
@@ -73,7 +75,7 @@ class View:
         """Up, and ready if the service reports readiness; a supervisor without
         readiness (daemontools, runit) or a service without notification-fd is
         ready when up, as s6 counts it."""
-        if not self.up:
+        if not self.up or self.torn:
             return False
         return not self.flags & layout.NOTIFY or bool(self.flags & layout.READY)
 
@@ -109,7 +111,12 @@ class View:
 
 
 def read(directory: str) -> View:
-    """Read `directory` (a path as given). The caller restores the cwd (`svc.cwd.Origin`)."""
+    """Read `directory` (a path as given). The caller restores the cwd (`svc.cwd.Origin`).
+
+    With no supervisor listening the view carries svstat's error, and also the
+    last status written when there is one: a supervisor that wrote "down" and
+    then exited (``svc -dx``) did get its service down.
+    """
     view = View()
     try:
         os.chdir(directory)
@@ -121,35 +128,38 @@ def read(directory: str) -> View:
     except OSError as error:
         if error.errno != errno.ENOENT:
             return view.failed(UNREADABLE, f"unable to stat down: {describe(error)}")
-    error_text = _check_ok()
+    not_listening = _check_ok()
+    error_text = _read_status(view)
+    if not_listening is not None:
+        return view.failed(*not_listening)
     if error_text is not None:
-        return view.failed(*error_text)
+        return view.failed(UNREADABLE, error_text)
+    _read_extra(view)
+    return view
+
+
+def _read_status(view: View) -> str | None:
+    """Fill `view.record` and `view.fields` from supervise/status; else svstat's error text."""
     try:
         fd = os.open("supervise/status", os.O_RDONLY | os.O_CLOEXEC)
     except OSError as error:
-        return view.failed(UNREADABLE, f"unable to open supervise/status: {describe(error)}")
+        return f"unable to open supervise/status: {describe(error)}"
     try:
         view.record = os.read(fd, 64)
         view.fields = layout.unpack_status(view.record)
     except OSError as error:
-        return view.failed(UNREADABLE, f"unable to read supervise/status: {describe(error)}")
+        return f"unable to read supervise/status: {describe(error)}"
     except layout.StatusFormatError:
-        return view.failed(UNREADABLE, "unable to read supervise/status: bad format")
+        return "unable to read supervise/status: bad format"
     finally:
         os.close(fd)
-    view.extra = _read_extra(view.record)
-    return view
+    return None
 
 
-def listening(directory: str = ".") -> bool:
-    """Whether a supervisor holds ``DIRECTORY/supervise/ok`` open for reading."""
-    return _check_ok(directory) is None
-
-
-def _check_ok(directory: str = ".") -> tuple[str, str] | None:
+def _check_ok() -> tuple[str, str] | None:
     """None if a supervisor listens on supervise/ok, else (fault, svstat's text)."""
     try:
-        fd = os.open(f"{directory}/supervise/ok", os.O_WRONLY | os.O_NONBLOCK)
+        fd = os.open("supervise/ok", os.O_WRONLY | os.O_NONBLOCK)
     except OSError as error:
         if error.errno == errno.ENXIO:
             return NOT_RUNNING, "supervise not running"
@@ -159,19 +169,44 @@ def _check_ok(directory: str = ".") -> tuple[str, str] | None:
     return None
 
 
-def _read_extra(record: bytes) -> layout.ExtraFields | None:
-    """Our xstatus, if there is one and it was written with `record`; else None."""
+#: Pauses before reading status again when xstatus is newer than it (seconds).
+TORN_PAUSES = (0.001, 0.002, 0.004, 0.008, 0.016)
+
+
+def _read_extra(view: View) -> None:
+    """Set `view.extra` from our xstatus when it belongs to `view.record`.
+
+    Our daemon replaces xstatus, then status. A reader between the two renames
+    sees an xstatus bound to a status not yet in place (its copy of the stamp is
+    newer): it reads both again after a pause, and if that never settles, says
+    readiness is unknown (`View.torn`) rather than guess. An xstatus bound to an
+    older status is stale (another supervisor runs the directory now): ignored.
+    """
+    for pause in (*TORN_PAUSES, None):
+        data = _read_file("supervise/xstatus")
+        if data is None or not layout.extra_newer(data, view.record):
+            break
+        if pause is None:
+            view.torn = True
+            return
+        time.sleep(pause)
+        if _read_status(view) is not None:
+            return
+    if data is not None and layout.extra_matches(data, view.record):
+        try:
+            view.extra = layout.unpack_extra(data)
+        except layout.StatusFormatError:
+            pass
+
+
+def _read_file(name: str) -> bytes | None:
     try:
-        fd = os.open("supervise/xstatus", os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
     try:
-        data = os.read(fd, 64)
-        if not layout.extra_matches(data, record):
-            return None
-        return layout.unpack_extra(data)
-    except (OSError, layout.StatusFormatError):
+        return os.read(fd, 64)
+    except OSError:
         return None
     finally:
         os.close(fd)
-

@@ -37,8 +37,8 @@ CANNOT = 1  # no supervisor, or the service failed permanently
 
 def reached(goal: str, v: View, before: View | None) -> bool:
     """Whether `v` is what `goal` waits for; `before` is the directory before the command."""
-    if v.error:
-        return False
+    if v.error and not (goal in "dD" and v.fault == view.NOT_RUNNING and v.fields):
+        return False  # a supervisor that wrote its last status and exited still counts for down
     if goal == "u":
         return v.up
     if goal == "U":

@@ -255,3 +255,39 @@ def test_daemontools_and_runit_never_failed() -> None:
     for v in (dt(0, WANT_DOWN), runit(0, STATE_DOWN, WANT_DOWN)):
         for goal in GOALS:
             assert hopeless(goal, v, v, b"") is None
+
+
+# --- a supervisor that wrote its last status and exited (svc -dx -wD) -------------------
+
+
+def _gone(v: View) -> View:
+    """`v` as read once the supervisor has let go of supervise/ok: svstat's error, fields kept."""
+    return v.failed(view.NOT_RUNNING, "supervise not running")
+
+
+@pytest.mark.parametrize("goal", ["d", "D"])
+def test_down_written_before_exit_counts_for_down(goal: str) -> None:
+    """``svc -dx -wD``: the supervisor wrote "down" and exited; the service did get down."""
+    assert reached(goal, _gone(runit(0, STATE_DOWN, WANT_DOWN)), None)
+    assert reached(goal, _gone(dt(0, WANT_DOWN)), None)
+
+
+@pytest.mark.parametrize("goal", ["u", "U", "r", "R"])
+def test_no_supervisor_never_counts_for_up(goal: str) -> None:
+    """Up and ready need a supervisor: its last record saying up proves nothing now."""
+    v = _gone(runit(77, STATE_RUN))
+    assert not reached(goal, v, None)
+    assert hopeless(goal, v, None, b"") == "supervise not running"
+
+
+def test_no_supervisor_with_service_up_is_not_down() -> None:
+    """A supervisor killed while its service runs: the record says up, so not down."""
+    v = _gone(runit(77, STATE_RUN))
+    assert not reached("d", v, None)
+    assert hopeless("d", v, None, b"d") == "supervise not running"
+
+
+def test_unreadable_directory_counts_for_nothing() -> None:
+    """Any other error (here: bad format) is never "down", even with fields left over."""
+    v = runit(0, STATE_DOWN).failed(view.UNREADABLE, "unable to read supervise/status: bad format")
+    assert not reached("d", v, None)
