@@ -9,6 +9,7 @@ import pytest
 
 from support import (
     IGNORE_TERM_RUN,
+    client,
     eventually,
     make_service,
     read_status,
@@ -30,7 +31,7 @@ while :; do sleep 0.05; done
     ("letter", "name"),
     [
         (b"h", "HUP"), (b"a", "ALRM"), (b"i", "INT"), (b"t", "TERM"),
-        (b"q", "QUIT"), (b"1", "USR1"), (b"2", "USR2"), (b"w", "WINCH"),
+        (b"q", "QUIT"), (b"1", "USR1"), (b"2", "USR2"), (b"w", "WINCH"), (b"y", "WINCH"),
     ],
 )
 async def test_signal_letters(tmp_path: Path, start_daemon: Any, letter: bytes, name: str) -> None:
@@ -45,6 +46,25 @@ async def test_signal_letters(tmp_path: Path, start_daemon: Any, letter: bytes, 
     await eventually(lambda: read_status(service).pid not in (0, pid), what="restart after k")
     send(service, b"d")  # TERM is trapped: the shell's loop keeps going; kill it
     send(service, b"k")
+
+
+@pytest.mark.parametrize(
+    ("option", "name"),
+    [("-h", "HUP"), ("-q", "QUIT"), ("-1", "USR1"), ("-2", "USR2"), ("-y", "WINCH")],
+)
+async def test_our_svc_sends_each_signal(
+    tmp_path: Path, start_daemon: Any, option: str, name: str
+) -> None:
+    """Our ``svc`` with daemontools' -h and the letters beyond it: the signal arrives once."""
+    service = make_service(tmp_path, "sig", TRAPPING_RUN)
+    start_daemon(service)
+    pid = (await started(service)).pid
+    await eventually(lambda: (service / "ready").exists(), what="traps set")
+    result = client("svc", option, "sig", cwd=tmp_path)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    await eventually(lambda: (service / "signals").read_text() == f"{name}\n", what=name)
+    assert read_status(service).pid == pid
+    send(service, b"dk")
 
 
 def _state(pid: int) -> str:
