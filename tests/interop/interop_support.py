@@ -78,12 +78,13 @@ def status_bytes(service: Path) -> bytes:
 
 
 def status_pid(service: Path) -> int:
-    """The pid in bytes 12-15 of a daemontools/runit status file (0 if down or unreadable)."""
+    """The pid in bytes 12-15 of a daemontools/runit status file (0 if down, unreadable,
+    or another layout: s6's 35 bytes)."""
     try:
         data = status_bytes(service)
     except OSError:
         return 0
-    if len(data) < 18:
+    if not 18 <= len(data) <= 20:
         return 0
     return int(struct.unpack("<L", data[12:16])[0])
 
@@ -169,7 +170,7 @@ def _reap(pids: set[int], timeout: float = 5.0) -> None:
 
 
 class PeerSupervisor:
-    """One real ``supervise`` or ``runsv`` on one directory, a child of the test."""
+    """A real ``supervise``, ``runsv`` or ``s6-supervise`` on one directory, a child of the test."""
 
     def __init__(self, program: str, service: Path, log: Path):
         self.service = service

@@ -15,10 +15,8 @@ witness.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,7 +24,6 @@ import pytest
 
 from interop.interop_support import (
     PeerSupervisors,
-    descendants_of,
     normalise,
     peer_up,
     proc_state,
@@ -37,7 +34,7 @@ from interop.interop_support import (
 from interop.interop_support import (
     peers_fixture as peers_fixture,  # the `peers` fixture
 )
-from support import PATIENCE, client, eventually, make_service, peer, pid_alive
+from support import client, eventually, make_service, peer, pid_alive
 
 Result = tuple[int, str, str]
 
@@ -317,58 +314,6 @@ async def test_our_svc_controls_a_real_supervisor(
     assert _read(service / "hups") == f"{first}\n"
 
 
-class S6Supervise:
-    """A real ``s6-supervise`` on one directory, a child of the test; `kill` kills by pid."""
-
-    def __init__(self, service: Path):
-        self.log_path = service.parent / f"s6-supervise-{time.monotonic_ns()}.out"
-        self._log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
-            [peer("s6-supervise"), str(service)], stdout=self._log, stderr=self._log
-        )
-
-    def output(self) -> str:
-        return self.log_path.read_text()
-
-    def kill(self) -> None:
-        """Freeze it, kill it and everything it started, by pid; reap what is ours."""
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGSTOP)
-            children = descendants_of(self.process.pid)
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-            for pid in children:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            deadline = time.monotonic() + PATIENCE
-            for pid in children:
-                while pid_alive(pid) and time.monotonic() < deadline:
-                    time.sleep(0.01)
-                try:
-                    os.waitpid(pid, os.WNOHANG)
-                except ChildProcessError:
-                    pass
-        self._log.close()
-
-
-@pytest.fixture
-def s6_supervise() -> Iterator[Callable[[Path], S6Supervise]]:
-    """Start ``s6-supervise`` on directories; every one is killed by pid at teardown."""
-    started: list[S6Supervise] = []
-
-    def start(service: Path) -> S6Supervise:
-        started.append(S6Supervise(service))
-        return started[-1]
-
-    try:
-        yield start
-    finally:
-        for supervisor in started:
-            supervisor.kill()
-
-
 def s6_fields(service: Path) -> str:
     """``s6-svstat -o up,wantedup,paused DIR``: e.g. ``true true false``."""
     result = run_client([peer("s6-svstat"), "-o", "up,wantedup,paused", str(service)])
@@ -376,14 +321,12 @@ def s6_fields(service: Path) -> str:
     return result.stdout.strip()
 
 
-async def test_our_svc_controls_s6_supervise(
-    tmp_path: Path, s6_supervise: Callable[[Path], S6Supervise]
-) -> None:
+async def test_our_svc_controls_s6_supervise(tmp_path: Path, peers: PeerSupervisors) -> None:
     """``-d``, ``-u``, ``-p``, ``-c``, ``-dx`` by our svc, as ``s6-svstat`` sees them;
     then, with s6-supervise gone, the same warning from both svcs."""
     peer("s6-svstat")
     service = make_service(tmp_path, "a", "exec sleep 1000")
-    supervisor = s6_supervise(service)
+    supervisor = peers.start("s6-supervise", service)
     await eventually(lambda: s6_fields(service) == "true true false", what="s6: up")
 
     ours_ok("-d", service)
@@ -396,7 +339,7 @@ async def test_our_svc_controls_s6_supervise(
     await eventually(lambda: s6_fields(service) == "true true false", what="s6: continued")
 
     ours_ok("-dx", service)
-    assert supervisor.process.wait(PATIENCE) == 0, supervisor.output()
+    assert supervisor.wait() == 0, supervisor.output()
     assert svc_both("-u", "a", cwd=tmp_path) == (
         0, "", "svc: warning: unable to control a: supervise not running\n"
     )
