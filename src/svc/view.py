@@ -24,7 +24,8 @@ UNREADABLE = "unreadable"  # anything else: chdir, down, ok, status
 
 
 class View:
-    """One directory at one moment: either `error` (a text, as svstat prints it) or fields."""
+    """One directory at one moment: its status fields, or `error` (a text, as svstat prints
+    it), or both when the supervisor is gone but its last status is still there."""
 
     __slots__ = ("error", "extra", "fault", "fields", "normally_up", "record", "torn")
 
