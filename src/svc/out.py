@@ -23,10 +23,11 @@ class Fatal(Exception):
 
 
 class Usage(Fatal):
-    """A usage error: the text is printed as it is (it names the program) and the exit is 100."""
+    """A usage error: the text is printed as it is (it names the program); exit 100 unless
+    the program says otherwise (daemontools' envdir exits 111)."""
 
-    def __init__(self, text: str) -> None:
-        super().__init__(100, text)
+    def __init__(self, text: str, code: int = 100) -> None:
+        super().__init__(code, text)
 
     def line(self, prog: str) -> str:
         return self.text

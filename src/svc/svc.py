@@ -24,6 +24,7 @@ import sys
 from supervise.errtext import describe
 from svc.cwd import Origin
 from svc.out import Fatal, Usage, finish, warn
+from svc.sgetopt import getopt
 
 PROG = "svc"
 LETTERS = "udopchaitkxq12y"
@@ -50,54 +51,31 @@ class Options:
         self.directories: list[str] = []
 
 
-def _usage(text: str) -> Usage:
-    return Usage(f"svc: {text}\n{DAEMONTOOLS_OPTIONS}\n{MORE_OPTIONS}")
+USAGE = f"{DAEMONTOOLS_OPTIONS}\n{MORE_OPTIONS}"
 
 
 def parse(argv: list[str]) -> Options:
-    """getopt(3) as djb's sgetopt: clusters, ``--``, stop at the first non-option."""
+    """getopt(3) as djb's sgetopt (`svc.sgetopt`), then daemontools' letter rules."""
     options = Options()
     letters = ""
-    index = 0
-    while index < len(argv):
-        arg = argv[index]
-        if arg == "--":
-            index += 1
-            break
-        if not arg.startswith("-") or arg == "-":
-            break
-        index += 1
-        position = 1
-        while position < len(arg):
-            letter = arg[position]
-            position += 1
-            if letter in "wT":
-                value = arg[position:]
-                if not value:
-                    if index >= len(argv):
-                        raise _usage(f"option requires an argument -- {letter}")
-                    value = argv[index]
-                    index += 1
-                position = len(arg)
-                _set(options, letter, value)
-            elif letter in LETTERS:
-                if letter not in letters and len(letters) < MAX_LETTERS:
-                    letters += letter
-            else:
-                raise _usage(f"illegal option -- {letter}")
+    pairs, options.directories = getopt(PROG, argv, LETTERS, "wT", USAGE)
+    for letter, value in pairs:
+        if letter in "wT":
+            _set(options, letter, value)
+        elif letter not in letters and len(letters) < MAX_LETTERS:
+            letters += letter
     options.data = letters.encode()
-    options.directories = argv[index:]
     return options
 
 
 def _set(options: Options, letter: str, value: str) -> None:
     if letter == "w":
         if len(value) != 1 or value not in WAITS:
-            raise _usage(f"-w takes one of {' '.join(WAITS)}, not {value!r}")
+            raise Usage(f"svc: -w takes one of {' '.join(WAITS)}, not {value!r}\n{USAGE}")
         options.wait = value
     else:
         if not (value.isascii() and value.isdigit()):
-            raise _usage(f"-T takes milliseconds, not {value!r}")
+            raise Usage(f"svc: -T takes milliseconds, not {value!r}\n{USAGE}")
         options.deadline_ms = int(value)
 
 

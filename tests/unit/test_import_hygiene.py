@@ -74,7 +74,7 @@ CLIENTS = ["svc.svc", "svc.svstat", "svc.svok"]
 CLIENT_ALLOWED = {
     "__future__", "errno",
     "supervise", "supervise.layout", "supervise.errtext",
-    "svc", "svc.out", "svc.cwd", "svc.view", *CLIENTS,
+    "svc", "svc.out", "svc.cwd", "svc.view", "svc.sgetopt", *CLIENTS,
 }
 
 

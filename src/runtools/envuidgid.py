@@ -1,0 +1,38 @@
+"""envuidgid [-s] ACCOUNT child...: run child with $UID and $GID set to ACCOUNT's ids.
+
+daemontools' envuidgid; ``-s`` also sets ``$GIDLIST`` to the account's groups,
+comma-separated (as s6-envuidgid and daemontools-encore do), for a later
+``setuidgid -s``-like step such as ``s6-applyuidgid``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from runtools import account, pathexec
+from svc.out import Fatal, Usage, finish
+from svc.sgetopt import getopt
+
+PROG = "envuidgid"
+USAGE = "envuidgid: usage: envuidgid account child"  # daemontools' words; -s is ours
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        options, rest = getopt(PROG, args, "s", "", USAGE)
+        if len(rest) < 2:
+            raise Usage(USAGE)
+        entry = account.lookup(rest[0])
+        env = dict(os.environ, UID=str(entry.pw_uid), GID=str(entry.pw_gid))
+        if ("s", "") in options:
+            env["GIDLIST"] = ",".join(str(gid) for gid in account.groups(entry))
+        pathexec.run(PROG, rest[1:], env)
+    except Fatal as error:
+        return finish(PROG, error)
+    return 111  # not reached: pathexec.run returns only by raising
+
+
+if __name__ == "__main__":
+    sys.exit(main())

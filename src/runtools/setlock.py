@@ -1,0 +1,65 @@
+"""setlock [-nNxX] FILE child...: run child holding an exclusive lock on FILE.
+
+daemontools' setlock: FILE is opened for appending (created 0600), locked with
+flock, and the open descriptor is left to child, so the lock lasts as long as
+child runs. ``-n``: fail at once if the lock is taken (``-N``: wait, the
+default); ``-x``: exit 0 quietly when the file cannot be opened or locked
+(``-X``: say so and exit 111, the default).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+
+from runtools import pathexec
+from supervise.errtext import describe
+from svc.out import Fatal, Usage, finish
+from svc.sgetopt import getopt
+
+PROG = "setlock"
+USAGE = "setlock: usage: setlock [ -nNxX ] file program [ arg ... ]"
+
+
+def lock(path: str, wait: bool) -> int:
+    """The locked descriptor, inheritable by the child; Fatal naming the step that failed."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_APPEND | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise Fatal(111, f"unable to open {path}: {describe(error)}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+        raise Fatal(111, f"unable to lock {path}: {describe(error)}") from None
+    os.set_inheritable(fd, True)
+    return fd
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    quiet = False
+    try:
+        options, rest = getopt(PROG, args, "nNxX", "", USAGE)
+        wait = True
+        for letter, _ in options:
+            if letter in "nN":
+                wait = letter == "N"
+            else:
+                quiet = letter == "x"
+        if len(rest) < 2:
+            raise Usage(USAGE)
+        try:
+            lock(rest[0], wait)
+        except Fatal:
+            if quiet:
+                return 0
+            raise
+        pathexec.run(PROG, rest[1:])
+    except Fatal as error:
+        return finish(PROG, error)
+    return 111  # not reached: pathexec.run returns only by raising
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""softlimit [-a -c -d -f -l -m -o -p -r -s -t N] child...: lower soft resource limits.
+
+daemontools' softlimit: each option sets the soft limit of its resource to N
+(bytes, files, processes or seconds), or to the hard limit when N is ``=``; a
+value above the hard limit is lowered to it. ``-m`` sets data, stack, locked
+memory and address space at once. A value that is not a number is a usage error.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+
+from runtools import pathexec
+from supervise.errtext import describe
+from svc.out import Fatal, Usage, finish
+from svc.sgetopt import getopt
+
+PROG = "softlimit"
+USAGE = (
+    "softlimit: usage: softlimit [-a allbytes] [-c corebytes] [-d databytes] [-f filebytes]"
+    " [-l lockbytes] [-m membytes] [-o openfiles] [-p processes] [-r residentbytes]"
+    " [-s stackbytes] [-t cpusecs] child"
+)
+
+#: option -> the resources it sets, in daemontools' order
+RESOURCES: dict[str, tuple[int, ...]] = {
+    "a": (resource.RLIMIT_AS,),
+    "c": (resource.RLIMIT_CORE,),
+    "d": (resource.RLIMIT_DATA,),
+    "f": (resource.RLIMIT_FSIZE,),
+    "l": (resource.RLIMIT_MEMLOCK,),
+    "m": (resource.RLIMIT_DATA, resource.RLIMIT_STACK, resource.RLIMIT_MEMLOCK,
+          resource.RLIMIT_AS),
+    "o": (resource.RLIMIT_NOFILE,),
+    "p": (resource.RLIMIT_NPROC,),
+    "r": (resource.RLIMIT_RSS,),
+    "s": (resource.RLIMIT_STACK,),
+    "t": (resource.RLIMIT_CPU,),
+}
+
+
+_UNLIMITED = 2**64 - 1  # RLIM_INFINITY as the C library's unsigned rlim_t
+
+
+def soft_limit(value: str, hard: int) -> int:
+    """The new soft limit for `value` (digits, or ``=`` for the hard limit), at most `hard`.
+
+    Compared as daemontools compares them, unsigned: an unlimited hard limit
+    (``RLIM_INFINITY``, -1 in Python) is above every number.
+    """
+    if value == "=":
+        return hard
+    if not (value.isascii() and value.isdigit()):
+        raise Usage(USAGE)
+    ceiling = _UNLIMITED if hard == resource.RLIM_INFINITY else hard
+    wanted = min(int(value), ceiling)
+    return resource.RLIM_INFINITY if wanted == _UNLIMITED else wanted
+
+
+def apply(letter: str, value: str) -> None:
+    for which in RESOURCES[letter]:
+        try:
+            _, hard = resource.getrlimit(which)
+        except OSError as error:
+            raise Fatal(111, f"getrlimit failed: {describe(error)}") from None
+        try:
+            resource.setrlimit(which, (soft_limit(value, hard), hard))
+        except (OSError, ValueError) as error:
+            why = describe(error) if isinstance(error, OSError) else "invalid argument"
+            raise Fatal(111, f"setrlimit failed: {why}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        options, rest = getopt(PROG, args, "", "acdflmoprst", USAGE)
+        for letter, value in options:
+            apply(letter, value)
+        if not rest:
+            raise Usage(USAGE)
+        pathexec.run(PROG, rest)
+    except Fatal as error:
+        return finish(PROG, error)
+    return 111  # not reached: pathexec.run returns only by raising
+
+
+if __name__ == "__main__":
+    sys.exit(main())
