@@ -98,3 +98,24 @@ def test_layout_imports_nothing() -> None:
     assert set(_newly_imported("supervise.layout")) == {
         "__future__", "supervise", "supervise.layout",
     }
+
+
+# --- the run-script tools: a run script may chain three of them -------------------------
+
+RUNTOOLS = [f"runtools.{name}" for name in
+            ("envdir", "envuidgid", "setuidgid", "softlimit", "setlock", "pgrphack")]
+
+#: Beyond the clients' allowance: C modules that cost next to nothing, and our own modules.
+RUNTOOLS_ALLOWED = {
+    "__future__", "errno", "pwd", "resource", "fcntl",
+    "supervise", "supervise.errtext", "svc", "svc.out", "svc.sgetopt",
+    "runtools", "runtools.pathexec", "runtools.account", *RUNTOOLS,
+}
+
+
+@pytest.mark.parametrize("module", RUNTOOLS)
+def test_run_script_tool_loads_only_what_it_must(module: str) -> None:
+    """No trio, attrs, enum, typing, signal or re: only cheap C modules and our own."""
+    loaded = set(_newly_imported(module))
+    assert module in loaded
+    assert loaded - RUNTOOLS_ALLOWED == set()
