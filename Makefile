@@ -27,9 +27,9 @@ typecheck: $(STAMP)
 
 # Measurements, not tests: each benchmarks/TOPIC.py prints its table, writes
 # benchmarks/results/TOPIC.md, and exits 0 even when a target is missed. BENCHFLAGS=--rounds=N
-BENCHES := clients
+BENCHES := clients runtools
 bench: $(STAMP)
-	test -x /usr/bin/svstat || apt-get install -y daemontools || \
+	test -x /usr/bin/svstat && test -x /usr/bin/envdir || apt-get install -y daemontools || \
 		{ apt-get update && apt-get install -y daemontools; }
 	for topic in $(BENCHES); do $(BIN)/python -m benchmarks.$$topic $(BENCHFLAGS) || exit 1; done
 

@@ -114,12 +114,19 @@ async def test_no_zombies_after_many_restarts(tmp_path: Path, start_daemon: Any)
     service = make_service(tmp_path, "z", 'echo . >> starts; sleep 0.01 & exit 0')
     daemon = start_daemon(service)
     await eventually(lambda: len((service / "starts").read_text()) >= 6, what="3 starts")
-    zombies = [
-        entry
-        for entry in os.listdir("/proc")
-        if entry.isdigit() and _is_zombie_child(entry, daemon.pid)
-    ]
-    assert zombies == []
+
+    def zombies() -> set[str]:
+        return {
+            entry
+            for entry in os.listdir("/proc")
+            if entry.isdigit() and _is_zombie_child(entry, daemon.pid)
+        }
+
+    # A run that has just exited is a zombie until the daemon hears SIGCHLD; on a
+    # loaded machine we may look in that instant. Every zombie seen must be reaped.
+    seen = zombies()
+    await eventually(lambda: not (seen & zombies()), what=f"zombies {seen} reaped")
+    assert len((service / "starts").read_text()) >= 6
 
 
 def _is_zombie_child(entry: str, parent: int) -> bool:
