@@ -47,14 +47,15 @@ def soft_limit(value: str, hard: int) -> int:
     """The new soft limit for `value` (digits, or ``=`` for the hard limit), at most `hard`.
 
     Compared as daemontools compares them, unsigned: an unlimited hard limit
-    (``RLIM_INFINITY``, -1 in Python) is above every number.
+    (``RLIM_INFINITY``, -1 in Python) is above every number. A number past 64 bits
+    is the hard limit here, where daemontools' parser wraps it around.
     """
     if value == "=":
         return hard
-    if not (value.isascii() and value.isdigit()):
+    if value and not (value.isascii() and value.isdigit()):
         raise Usage(USAGE)
     ceiling = _UNLIMITED if hard == resource.RLIM_INFINITY else hard
-    wanted = min(int(value), ceiling)
+    wanted = min(int(value or "0"), ceiling)  # daemontools reads "" as 0
     return resource.RLIM_INFINITY if wanted == _UNLIMITED else wanted
 
 
