@@ -55,8 +55,9 @@ class Options:
 
 
 def usage(prog: str) -> Usage:
+    keep_logs = " [--keep-logs]" if prog == "qm-stop" else ""
     return Usage(f"{prog}: usage: {prog} [-t seconds | --timeout seconds] [--skiplock]"
-                 f" [--keep-logs] [-v] [svdir]")
+                 f"{keep_logs} [-v] [svdir]")
 
 
 def parse(prog: str, argv: list[str]) -> Options:
@@ -109,8 +110,12 @@ def services(svdir: str) -> tuple[list[str], list[str], list[str]]:
     return intake, sender, logs
 
 
-def take_lock(prog: str, options: Options) -> int | None:
-    """Hold SVDIR/.qm-lock (waiting for another run to finish), or skip it (root only)."""
+LOCK_POLL = 0.1  # seconds between tries for a held lock when a deadline bounds the wait
+
+
+def take_lock(prog: str, options: Options, deadline: float | None) -> int | None:
+    """Hold SVDIR/.qm-lock (waiting for another run, at most until `deadline`), or skip it
+    (root only)."""
     if options.skiplock:
         if os.geteuid() != 0:
             raise Fatal(100, "--skiplock ignores the administration lock: only root may use it")
@@ -126,8 +131,24 @@ def take_lock(prog: str, options: Options) -> int | None:
         if error.errno not in (errno.EAGAIN, errno.EWOULDBLOCK):
             raise Fatal(111, f"unable to lock {path}: {describe(error)}") from None
         say(f"{prog}: waiting for {path}: another qm-stop or qm-start is running")
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        _wait_for_lock(fd, path, deadline)
     return fd
+
+
+def _wait_for_lock(fd: int, path: str, deadline: float | None) -> None:
+    if deadline is None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise Fatal(DEADLINE_HIT, f"deadline: {path} is still held;"
+                                          " nothing was stopped or started") from None
+            time.sleep(LOCK_POLL)
 
 
 class Step:
@@ -224,8 +245,8 @@ def main_for(prog: str, argv: list[str]) -> int:
     try:
         options = parse(prog, argv)
         origin = Origin()
-        lock = take_lock(prog, options)
         deadline = None if options.timeout is None else time.monotonic() + options.timeout
+        lock = take_lock(prog, options, deadline)
         try:
             steps = list(plan(prog, options))
             for index, step in enumerate(steps):
