@@ -30,7 +30,14 @@ import tempfile
 from pathlib import Path
 
 from benchmarks import timing
-from benchmarks.clients import Bench, exit_on_sigterm, failures, python3_on_path, ratio
+from benchmarks.clients import (
+    FLOOR,
+    Bench,
+    exit_on_sigterm,
+    failures,
+    python3_on_path,
+    table,
+)
 from benchmarks.timing import Summary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +47,6 @@ OUTPUT = ROOT / "benchmarks" / "results" / "runtools.md"
 
 TRUE = "/bin/true"
 ACCOUNT = "nobody"
-FLOOR = "floor: .venv/bin/python -c pass"
 TRUE_LABEL = "/bin/true"
 EXEC_CODE = f"import os; os.execv('{TRUE}', ['{TRUE}'])"
 EXEC_FLOOR = f'python -c "{EXEC_CODE}"'
@@ -126,27 +132,6 @@ def benches(envdir: Path, lockfile: Path, root: bool) -> list[Bench]:
 
 
 # --- the report ----------------------------------------------------------------------------
-
-
-def table(benches_: list[Bench], results: dict[str, Summary]) -> str:
-    """Median, min, max per command, and its median over the floor's and over the C tool's."""
-    floor = results[FLOOR]
-    rows = []
-    for bench in benches_:
-        got = results[bench.label]
-        c_tool = results.get(bench.c_label) if bench.c_label else None
-        rows.append(
-            [
-                f"`{bench.label}`",
-                f"{got.median:.1f}",
-                f"{got.minimum:.1f}",
-                f"{got.maximum:.1f}",
-                "" if bench.label == FLOOR else ratio(got, floor),
-                ratio(got, c_tool) if bench.c_label else "",
-            ]
-        )
-    headers = ["command", "median ms", "min ms", "max ms", "vs floor", "vs C"]
-    return timing.markdown_table(headers, rows)
 
 
 def chain_lines(results: dict[str, Summary]) -> list[str]:
