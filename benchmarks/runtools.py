@@ -31,7 +31,10 @@ from pathlib import Path
 
 from benchmarks import timing
 from benchmarks.clients import (
+    BIN,
+    DEBIAN,
     FLOOR,
+    ROOT,
     Bench,
     exit_on_sigterm,
     failures,
@@ -40,9 +43,6 @@ from benchmarks.clients import (
 )
 from benchmarks.timing import Summary
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / ".venv" / "bin"
-DEBIAN = Path("/usr/bin")
 OUTPUT = ROOT / "benchmarks" / "results" / "runtools.md"
 
 TRUE = "/bin/true"

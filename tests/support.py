@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,18 @@ def client(
         [sys.executable, "-m", f"svc.{name}", *map(str, args)],
         cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False,
     )
+
+
+def timed_svc(*args: str, cwd: Path) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Our ``svc ARGS`` run in `cwd` to its end; the result and the seconds it took."""
+    began = time.monotonic()
+    result = client("svc", *args, cwd=cwd, timeout=60.0)
+    return result, time.monotonic() - began
+
+
+async def svc_wait(*args: str, cwd: Path) -> tuple[subprocess.CompletedProcess[str], float]:
+    """`timed_svc` in a worker thread, so the test's trio loop keeps running meanwhile."""
+    return await trio.to_thread.run_sync(partial(timed_svc, *args, cwd=cwd))
 
 
 def make_service(root: Path, name: str, run: str, **files: str | None) -> Path:

@@ -14,7 +14,7 @@ import sys
 
 from runtools import pathexec
 from supervise.errtext import describe
-from svc.out import Fatal, Usage, finish
+from svc.out import Fatal, Usage
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # not at run time: typing costs more start-up time than the whole tool
@@ -64,21 +64,20 @@ def _attempt(what: str, function: Callable[..., T], *args: object) -> T:
         raise Fatal(111, f"unable to {what}: {describe(error)}") from None
 
 
+def prepare(args: list[str]) -> tuple[list[str], dict[str, str]]:
+    if len(args) < 2:
+        raise Usage("envdir: usage: envdir dir child", 111)
+    env = dict(os.environ)
+    for name, value in read_dir(args[0]).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return args[1:], env
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    try:
-        if len(args) < 2:
-            raise Usage("envdir: usage: envdir dir child", 111)
-        env = dict(os.environ)
-        for name, value in read_dir(args[0]).items():
-            if value is None:
-                env.pop(name, None)
-            else:
-                env[name] = value
-        pathexec.run(PROG, args[1:], env)
-    except Fatal as error:
-        return finish(PROG, error)
-    return 111  # not reached: pathexec.run returns only by raising
+    return pathexec.main(PROG, prepare, argv)
 
 
 if __name__ == "__main__":

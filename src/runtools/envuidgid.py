@@ -11,27 +11,26 @@ import os
 import sys
 
 from runtools import account, pathexec
-from svc.out import Fatal, Usage, finish
+from svc.out import Usage
 from svc.sgetopt import getopt
 
 PROG = "envuidgid"
 USAGE = "envuidgid: usage: envuidgid account child"  # daemontools' words; -s is ours
 
 
+def prepare(args: list[str]) -> tuple[list[str], dict[str, str]]:
+    options, rest = getopt(PROG, args, "s", "", USAGE)
+    if len(rest) < 2:
+        raise Usage(USAGE)
+    entry = account.lookup(rest[0])
+    env = dict(os.environ, UID=str(entry.pw_uid), GID=str(entry.pw_gid))
+    if ("s", "") in options:
+        env["GIDLIST"] = ",".join(str(gid) for gid in account.groups(entry))
+    return rest[1:], env
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    try:
-        options, rest = getopt(PROG, args, "s", "", USAGE)
-        if len(rest) < 2:
-            raise Usage(USAGE)
-        entry = account.lookup(rest[0])
-        env = dict(os.environ, UID=str(entry.pw_uid), GID=str(entry.pw_gid))
-        if ("s", "") in options:
-            env["GIDLIST"] = ",".join(str(gid) for gid in account.groups(entry))
-        pathexec.run(PROG, rest[1:], env)
-    except Fatal as error:
-        return finish(PROG, error)
-    return 111  # not reached: pathexec.run returns only by raising
+    return pathexec.main(PROG, prepare, argv)
 
 
 if __name__ == "__main__":

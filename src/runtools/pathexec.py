@@ -17,11 +17,33 @@ from __future__ import annotations
 import _signal  # type: ignore[import-not-found]
 import errno
 import os
+import sys
 
 from supervise.errtext import describe
-from svc.out import Fatal
+from svc.out import Fatal, finish
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    #: what a tool's `prepare` gives: the child's argv and environment (None: ours),
+    #: or None to exit 0 without running anything (setlock -x)
+    Plan = tuple[list[str], dict[str, str] | None] | None
 
 _GO_ON = (errno.EACCES, errno.EPERM, errno.EISDIR)
+
+
+def main(prog: str, prepare: Callable[[list[str]], Plan], argv: list[str] | None) -> int:
+    """Every tool's main: `prepare` makes the tool's one change to this process and says
+    what to exec; a `Fatal` from either step becomes ``PROG: fatal: ...`` and its exit code."""
+    try:
+        plan = prepare(sys.argv[1:] if argv is None else argv)
+        if plan is None:
+            return 0
+        run(prog, *plan)
+    except Fatal as error:
+        return finish(prog, error)
+    return 111  # not reached: run() returns only by raising
 
 
 def run(prog: str, argv: list[str], env: dict[str, str] | None = None) -> None:

@@ -6,24 +6,23 @@ import os
 import sys
 
 from runtools import pathexec
-from svc.out import Fatal, Usage, finish
+from svc.out import Usage
 
 PROG = "pgrphack"
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+def prepare(args: list[str]) -> tuple[list[str], None]:
+    if not args:
+        raise Usage("pgrphack: usage: pgrphack child")
     try:
-        if not args:
-            raise Usage("pgrphack: usage: pgrphack child")
-        try:
-            os.setsid()
-        except OSError:
-            pass  # already a session leader: daemontools ignores this too
-        pathexec.run(PROG, args)
-    except Fatal as error:
-        return finish(PROG, error)
-    return 111  # not reached: pathexec.run returns only by raising
+        os.setsid()
+    except OSError:
+        pass  # already a session leader: daemontools ignores this too
+    return args, None
+
+
+def main(argv: list[str] | None = None) -> int:
+    return pathexec.main(PROG, prepare, argv)
 
 
 if __name__ == "__main__":

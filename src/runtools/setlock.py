@@ -15,7 +15,7 @@ import sys
 
 from runtools import pathexec
 from supervise.errtext import describe
-from svc.out import Fatal, Usage, finish
+from svc.out import Fatal, Usage
 from svc.sgetopt import getopt
 
 PROG = "setlock"
@@ -36,29 +36,27 @@ def lock(path: str, wait: bool) -> int:
     return fd
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    quiet = False
+def prepare(args: list[str]) -> tuple[list[str], None] | None:
+    options, rest = getopt(PROG, args, "nNxX", "", USAGE)
+    wait, quiet = True, False
+    for letter, _ in options:
+        if letter in "nN":
+            wait = letter == "N"
+        else:
+            quiet = letter == "x"
+    if len(rest) < 2:
+        raise Usage(USAGE)
     try:
-        options, rest = getopt(PROG, args, "nNxX", "", USAGE)
-        wait = True
-        for letter, _ in options:
-            if letter in "nN":
-                wait = letter == "N"
-            else:
-                quiet = letter == "x"
-        if len(rest) < 2:
-            raise Usage(USAGE)
-        try:
-            lock(rest[0], wait)
-        except Fatal:
-            if quiet:
-                return 0
-            raise
-        pathexec.run(PROG, rest[1:])
-    except Fatal as error:
-        return finish(PROG, error)
-    return 111  # not reached: pathexec.run returns only by raising
+        lock(rest[0], wait)
+    except Fatal:
+        if quiet:
+            return None
+        raise
+    return rest[1:], None
+
+
+def main(argv: list[str] | None = None) -> int:
+    return pathexec.main(PROG, prepare, argv)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import sys
 
 from runtools import account, pathexec
 from supervise.errtext import describe
-from svc.out import Fatal, Usage, finish
+from svc.out import Fatal, Usage
 from svc.sgetopt import getopt
 
 PROG = "setuidgid"
@@ -37,17 +37,16 @@ def drop(entry: pwd.struct_passwd, supplementary: bool) -> None:
         raise Fatal(111, "unable to setuid: ids did not change")
 
 
+def prepare(args: list[str]) -> tuple[list[str], None]:
+    options, rest = getopt(PROG, args, "s", "", USAGE)
+    if len(rest) < 2:
+        raise Usage(USAGE)
+    drop(account.lookup(rest[0]), ("s", "") in options)
+    return rest[1:], None
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    try:
-        options, rest = getopt(PROG, args, "s", "", USAGE)
-        if len(rest) < 2:
-            raise Usage(USAGE)
-        drop(account.lookup(rest[0]), ("s", "") in options)
-        pathexec.run(PROG, rest[1:])
-    except Fatal as error:
-        return finish(PROG, error)
-    return 111  # not reached: pathexec.run returns only by raising
+    return pathexec.main(PROG, prepare, argv)
 
 
 if __name__ == "__main__":

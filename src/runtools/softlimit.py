@@ -13,7 +13,7 @@ import sys
 
 from runtools import pathexec
 from supervise.errtext import describe
-from svc.out import Fatal, Usage, finish
+from svc.out import Fatal, Usage
 from svc.sgetopt import getopt
 
 PROG = "softlimit"
@@ -72,18 +72,17 @@ def apply(letter: str, value: str) -> None:
             raise Fatal(111, f"setrlimit failed: {why}") from None
 
 
+def prepare(args: list[str]) -> tuple[list[str], None]:
+    options, rest = getopt(PROG, args, "", "acdflmoprst", USAGE)
+    for letter, value in options:
+        apply(letter, value)
+    if not rest:
+        raise Usage(USAGE)
+    return rest, None
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    try:
-        options, rest = getopt(PROG, args, "", "acdflmoprst", USAGE)
-        for letter, value in options:
-            apply(letter, value)
-        if not rest:
-            raise Usage(USAGE)
-        pathexec.run(PROG, rest)
-    except Fatal as error:
-        return finish(PROG, error)
-    return 111  # not reached: pathexec.run returns only by raising
+    return pathexec.main(PROG, prepare, argv)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import attrs
 
-from supervise.layout import TAI64_EPOCH, label_hex, seconds_since, stamp_bytes, stamp_of
+from supervise.layout import TAI64_EPOCH, label_hex, stamp_bytes, stamp_of
 
-__all__ = ["SIZE", "TAI64_EPOCH", "Tai64n", "TaiFormatError", "seconds_since"]
+__all__ = ["SIZE", "TAI64_EPOCH", "Tai64n", "TaiFormatError"]
 
 SIZE = 12
 

@@ -27,11 +27,11 @@ import sys
 import time
 
 from supervise.errtext import describe
-from svc import svc, view, watch
+from svc import svc, view
 from svc.cwd import Origin
 from svc.out import Fatal, Usage, finish, say, warn
 from svc.view import View
-from svc.wait import reached
+from svc.wait import reached, state, until
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -183,49 +183,28 @@ def run_step(prog: str, step: Step, deadline: float | None, origin: Origin, verb
         origin.back()
         if verbose and sent:
             say(f"{prog}: {step.what}: sent {step.letters.decode()} to {directory}")
-    pending = list(step.directories)
-    last_report = time.monotonic()
-    with watch.Watcher(pending) as watcher:
-        while True:
-            pending = [d for d in pending if not _settled(d, step.goal, origin)]
-            if not pending:
-                return 0
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                return _deadline(prog, step, pending, origin)
-            if now - last_report >= PROGRESS_EVERY:
-                last_report = now
-                for directory in pending:
-                    say(f"{prog}: still waiting for {directory}: {_state(directory, origin)}")
-            limit = PROGRESS_EVERY if deadline is None else min(PROGRESS_EVERY, deadline - now)
-            watcher.sleep(limit)
 
+    def settled(directory: str, v: View) -> bool:
+        """Reached, or nothing to wait for: no supervisor (svc.send said so already)."""
+        return reached(step.goal, v, None) or (bool(v.error) and v.fault == view.NOT_RUNNING)
 
-def _settled(directory: str, goal: str, origin: Origin) -> bool:
-    """Reached, or nothing to wait for: no supervisor (said once by svc.send already)."""
-    v = view.read(directory)
-    origin.back()
-    return reached(goal, v, None) or (bool(v.error) and v.fault == view.NOT_RUNNING)
+    def progress(pending: list[str]) -> None:
+        for directory in pending:
+            say(f"{prog}: still waiting for {directory}: {state(directory, origin)}")
 
-
-def _state(directory: str, origin: Origin) -> str:
-    from svc.svstat import classic, extras
-
-    v: View = view.read(directory)
-    origin.back()
-    now = time.time()
-    return classic(v, now) + extras(v, now)
+    left = until(step.directories, settled, deadline, origin, progress, PROGRESS_EVERY)
+    return _deadline(prog, step, left, origin) if left else 0
 
 
 def _deadline(prog: str, step: Step, pending: list[str], origin: Origin) -> int:
     for directory in pending:
-        state = _state(directory, origin)
+        now_state = state(directory, origin)
         if step.letters == b"d":
             svc.send(directory, b"k")
             origin.back()
-            warn(prog, f"deadline: killed {directory} ({state})")
+            warn(prog, f"deadline: killed {directory} ({now_state})")
         else:
-            warn(prog, f"deadline: {directory} is not up: {state}")
+            warn(prog, f"deadline: {directory} is not up: {now_state}")
     if step.letters == b"d":
         warn(prog, "a delivery killed in progress is made again at the next start:"
                    " qmail's queue loses nothing")

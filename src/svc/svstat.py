@@ -110,6 +110,11 @@ def _signum(v: View) -> int | None:
     return ended[1] if ended and ended[1] else None
 
 
+def _signal(v: View) -> str | None:
+    signum = _signum(v)
+    return None if signum is None else signal_name(signum)
+
+
 _WANTS = {layout.WANT_UP: "up", layout.WANT_DOWN: "down", layout.WANT_ONCE: "once"}
 _STATES = {layout.STATE_DOWN: "down", layout.STATE_RUN: "run", layout.STATE_FINISH: "finish"}
 
@@ -122,7 +127,7 @@ FIELDS: dict[str, tuple[Callable[[View, float], Value], str]] = {
     "paused": (lambda v, now: bool(v.pid and v.fields and v.fields[3]), "false"),
     "pid": (lambda v, now: v.pid if v.up else None, "-1"),
     "exitcode": (lambda v, now: _exit_code(v), "-1"),
-    "signal": (lambda v, now: None if _signum(v) is None else signal_name(_signum(v) or 0), "NA"),
+    "signal": (lambda v, now: _signal(v), "NA"),
     "signum": (lambda v, now: _signum(v), "-1"),
     "updownsince": (lambda v, now: _label(_updown(v)), "NA"),
     "readysince": (lambda v, now: _label(v.ready_stamp), "NA"),

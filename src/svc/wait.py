@@ -17,6 +17,8 @@ from svc.view import View
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from svc.svc import Options
 
 PROG = "svc"
@@ -73,41 +75,69 @@ def snapshot(directories: list[str], origin: Origin) -> dict[str, View]:
     return views
 
 
+def until(
+    directories: list[str],
+    done: Callable[[str, View], bool],
+    deadline: float | None,
+    origin: Origin,
+    idle: Callable[[list[str]], None] | None = None,
+    every: float = watch.SAFETY_CHECK,
+) -> list[str]:
+    """Read each directory until `done(directory, view)` holds for all, or `deadline` passes.
+
+    The one waiting loop of svc -w and qm-stop/qm-start: between rounds it
+    sleeps on the watcher (never a tight loop), and calls `idle(pending)` about
+    every `every` seconds. Returns the directories still pending at the
+    deadline (empty when all were done).
+    """
+    pending = list(directories)
+    last_idle = time.monotonic()
+    with watch.Watcher(pending) as watcher:
+        while True:
+            pending = [d for d in pending if not done(d, _read(d, origin))]
+            now = time.monotonic()
+            if not pending or (deadline is not None and now >= deadline):
+                return pending
+            if idle is not None and now - last_idle >= every:
+                last_idle = now
+                idle(pending)
+            limit = every if deadline is None else min(every, deadline - now)
+            watcher.sleep(limit)
+
+
+def state(directory: str, origin: Origin) -> str:
+    """The directory's state as svstat words it (``down 3 seconds, normally up``)."""
+    from svc.svstat import classic, extras
+
+    v = _read(directory, origin)
+    now = time.time()
+    return classic(v, now) + extras(v, now)
+
+
+def _read(directory: str, origin: Origin) -> View:
+    v = view.read(directory)
+    origin.back()
+    return v
+
+
 def wait(directories: list[str], options: Options, before: dict[str, View], origin: Origin) -> int:
     """Wait for all `directories`; 0, `CANNOT` or `TIMED_OUT` (see svc's docstring)."""
     goal = options.wait
     deadline = time.monotonic() + options.deadline_ms / 1000 if options.deadline_ms else None
-    pending = list(directories)
-    code = 0
-    with watch.Watcher(pending) as watcher:
-        while True:
-            for directory in list(pending):
-                v = view.read(directory)
-                origin.back()
-                previous = before.get(directory)
-                if reached(goal, v, previous):
-                    pending.remove(directory)
-                    continue
-                why = hopeless(goal, v, previous, options.data)
-                if why is not None:
-                    warn(PROG, f"{directory} will not be {GOALS[goal]}: {why}")
-                    pending.remove(directory)
-                    code = code or CANNOT
-            if not pending:
-                return code
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return _timed_out(pending, goal, origin)
-            watcher.sleep(left)
+    cannot = []
 
+    def done(directory: str, v: View) -> bool:
+        previous = before.get(directory)
+        if reached(goal, v, previous):
+            return True
+        why = hopeless(goal, v, previous, options.data)
+        if why is not None:
+            warn(PROG, f"{directory} will not be {GOALS[goal]}: {why}")
+            cannot.append(directory)
+        return why is not None
 
-def _timed_out(pending: list[str], goal: str, origin: Origin) -> int:
-    from svc.svstat import classic, extras
-
-    for directory in pending:
-        v = view.read(directory)
-        origin.back()
-        now = time.time()
+    left = until(directories, done, deadline, origin)
+    for directory in left:
         warn(PROG, f"timed out waiting for {directory} to be {GOALS[goal]}: "
-                   f"{classic(v, now)}{extras(v, now)}")
-    return TIMED_OUT
+                   f"{state(directory, origin)}")
+    return TIMED_OUT if left else (CANNOT if cannot else 0)

@@ -168,6 +168,17 @@ async def qm(prog: str, *args: str | Path, env: dict[str, str] | None = None
     return await trio.to_thread.run_sync(partial(run_qm, prog, *args, env=env))
 
 
+async def stop_then_start(tree: Tree) -> list[str]:
+    """qm-stop, then qm-start (both must succeed quietly); the events qm-start caused."""
+    stopped, _ = await qm("qm-stop", tree.svdir)
+    assert stopped.returncode == 0, stopped.stderr
+    mark = len(tree.events())
+    result, _ = await qm("qm-start", tree.svdir)
+    assert (result.returncode, result.stderr) == (0, "")
+    await running(tree, *tree.dirs)
+    return tree.events()[mark:]
+
+
 def spawn(prog: str, *args: str | Path, stderr_path: Path) -> subprocess.Popen[bytes]:
     """The console script `prog` started, its stderr going to `stderr_path`; the caller
     kills (if need be) and reaps it."""
@@ -242,15 +253,7 @@ async def test_qm_start_starts_logs_then_sender_then_intake(
     """qm-start after qm-stop: every log up before qmail-send, qmail-send up before intake."""
     tree = Tree(tmp_path)
     await supervised(tree, start_daemon)
-    stopped, _ = await qm("qm-stop", tree.svdir)
-    assert stopped.returncode == 0, stopped.stderr
-    mark = len(tree.events())
-
-    result, _ = await qm("qm-start", tree.svdir)
-
-    assert (result.returncode, result.stderr) == (0, "")
-    await running(tree, *tree.dirs)
-    events = tree.events()[mark:]
+    events = await stop_then_start(tree)
     send_up = index(events, "send up")
     for log in ("smtpd log up", "pop3d log up", "send log up"):
         assert index(events, log) < send_up, events
@@ -323,15 +326,7 @@ async def test_qm_start_waits_for_a_sender_with_notification_fd_to_be_ready(
     before the intake services are started."""
     tree = Tree(tmp_path, sender_notifies=True)
     await supervised(tree, start_daemon)
-    stopped, _ = await qm("qm-stop", tree.svdir)
-    assert stopped.returncode == 0, stopped.stderr
-    mark = len(tree.events())
-
-    result, _ = await qm("qm-start", tree.svdir)
-
-    assert (result.returncode, result.stderr) == (0, "")
-    await running(tree, *tree.dirs)
-    events = tree.events()[mark:]
+    events = await stop_then_start(tree)
     ready = index(events, "send ready")
     assert index(events, "send up") < ready
     for intake in ("smtpd up", "pop3d up"):

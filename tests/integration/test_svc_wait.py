@@ -16,7 +16,6 @@ import re
 import resource
 import subprocess
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ import trio
 from supervise.status import ExtraFlag, RunState, Want
 from support import (
     IGNORE_TERM_RUN,
-    client,
     eventually,
     make_service,
     pid_alive,
@@ -35,6 +33,8 @@ from support import (
     started,
     started_ignoring_term,
     supervisor_listening,
+    svc_wait,
+    timed_svc,
 )
 
 RUN = "exec sleep 1000"
@@ -44,18 +44,6 @@ READY_AFTER_1S = "sleep 1; echo >&3; exec sleep 1000"
 GENEROUS = "15000"
 #: A loose upper bound (seconds) for what should be quick: a 700 ms timeout, a hopeless wait.
 QUICK = 10.0
-
-
-def timed_svc(*args: str, cwd: Path) -> tuple[subprocess.CompletedProcess[str], float]:
-    """Our ``svc ARGS`` run in `cwd` to its end; the result and the seconds it took."""
-    began = time.monotonic()
-    result = client("svc", *args, cwd=cwd, timeout=60.0)
-    return result, time.monotonic() - began
-
-
-async def svc_wait(*args: str, cwd: Path) -> tuple[subprocess.CompletedProcess[str], float]:
-    """`timed_svc` in a worker thread, so the test's trio loop keeps running meanwhile."""
-    return await trio.to_thread.run_sync(partial(timed_svc, *args, cwd=cwd))
 
 
 async def supervised(service: Path) -> None:

@@ -452,8 +452,11 @@ async def test_svstat_same_for_every_supervisor_in_one_call(
 # --- our daemon's extras --------------------------------------------------------------------
 
 
-def check_extra(name: str, cwd: Path, expect: str, extra: str) -> None:
-    """Debian's svstat prints `expect`; ours prints Debian's line, then `extra` (a regex)."""
+def check_extra(name: str, cwd: Path, expect: str, extra: str) -> bool:
+    """Debian's svstat prints `expect`; ours prints Debian's line, then `extra` (a regex).
+
+    Raises AssertionError otherwise (so `eventually` tries again); True when it holds.
+    """
     theirs, ours = svstat_pair(name, cwd=cwd)
     assert theirs[0] == 0 and theirs[2] == "" and _shows(theirs[1], expect), (
         f"Debian's svstat {name}: {theirs!r}, expected {expect!r}"
@@ -464,6 +467,7 @@ def check_extra(name: str, cwd: Path, expect: str, extra: str) -> None:
     assert ours[1].endswith("\n")
     rest = ours[1][len(line):-1]
     assert re.fullmatch(extra, rest), f"ours {ours[1]!r}: after Debian's line {rest!r}, not {extra}"
+    return True
 
 
 async def test_svstat_extras_follow_debian_line_for_our_daemon(
@@ -482,22 +486,21 @@ async def test_svstat_extras_follow_debian_line_for_our_daemon(
         await eventually(
             lambda: check_extra(
                 "killed", tmp_path, "killed: down N seconds, normally up\n", r", killed by SIGTERM"
-            ) or True,
+            ),
             what="killed: extra after Debian's line",
         )
 
         await same("exited", cwd=tmp_path, expect="exited: down N seconds\n")
         svc("-o", exited)
         await eventually(
-            lambda: check_extra("exited", tmp_path, "exited: down N seconds\n", r", exited 0")
-            or True,
+            lambda: check_extra("exited", tmp_path, "exited: down N seconds\n", r", exited 0"),
             what="exited: extra after Debian's line",
         )
 
         await eventually(
             lambda: check_extra(
                 "ready", tmp_path, "ready: up (pid P) N seconds\n", r", ready \d+ seconds"
-            ) or True,
+            ),
             what="ready: extra after Debian's line",
         )
     finally:

@@ -11,8 +11,11 @@ against supervisors that cannot report readiness (README).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from interop.interop_support import PeerSupervisors, run_client
 from interop.interop_support import peers_fixture as peers_fixture  # the `peers` fixture
@@ -33,41 +36,43 @@ def our_line(service: Path) -> str:
     return result.stdout
 
 
-async def test_same_fields_up_and_down(
+UP = "true true true false\n"
+
+
+@pytest.fixture
+async def pair(
     tmp_path: Path, peers: PeerSupervisors, start_daemon: Any
-) -> None:
-    """Up: ``true true true false``; after ``d``: ``false false true false``."""
+) -> AsyncIterator[tuple[Path, Path]]:
+    """(theirs, ours): one service up under s6-supervise, one like it up under our daemon.
+
+    At teardown s6-supervise must exit 0 on ``dx``.
+    """
     theirs = make_service(tmp_path / "s6", "a", "exec sleep 1000")
     ours = make_service(tmp_path / "ours", "a", "exec sleep 1000")
     supervisor = peers.start("s6-supervise", theirs)
     start_daemon(ours)
     await started(ours)
-    up = "true true true false\n"
-    await eventually(lambda: s6_line(theirs) == up, what="s6 up")
-    assert our_line(ours) == up
+    await eventually(lambda: s6_line(theirs) == UP, what="s6 up")
+    yield theirs, ours
+    send(theirs, b"dx")
+    assert supervisor.wait() == 0, supervisor.output()
 
+
+async def test_same_fields_up_and_down(pair: tuple[Path, Path]) -> None:
+    """Up: ``true true true false``; after ``d``: ``false false true false``."""
+    theirs, ours = pair
+    assert our_line(ours) == UP
     send(theirs, b"d")
     send(ours, b"d")
     down = "false false true false\n"
     await eventually(lambda: s6_line(theirs) == down, what="s6 down")
     await eventually(lambda: read_status(ours).pid == 0, what="ours down")
     assert our_line(ours) == down
-    send(theirs, b"x")
-    assert supervisor.wait() == 0, supervisor.output()
 
 
-async def test_ready_differs_without_notification_fd(
-    tmp_path: Path, peers: PeerSupervisors, start_daemon: Any
-) -> None:
+async def test_ready_differs_without_notification_fd(pair: tuple[Path, Path]) -> None:
     """The one documented difference: up without notification-fd is ready for us, not for s6."""
-    theirs = make_service(tmp_path / "s6", "a", "exec sleep 1000")
-    ours = make_service(tmp_path / "ours", "a", "exec sleep 1000")
-    supervisor = peers.start("s6-supervise", theirs)
-    start_daemon(ours)
-    await started(ours)
-    await eventually(lambda: s6_line(theirs) == "true true true false\n", what="s6 up")
+    theirs, ours = pair
     ready = run_client([peer("s6-svstat"), "-o", "up,ready", str(theirs)]).stdout
     assert ready == "true false\n"
     assert client("svstat", "-o", "up,ready", ours).stdout == "true true\n"
-    send(theirs, b"dx")
-    assert supervisor.wait() == 0, supervisor.output()

@@ -12,9 +12,6 @@ except for a timeout.
 from __future__ import annotations
 
 import re
-import subprocess
-import time
-from functools import partial
 from pathlib import Path
 
 import trio
@@ -29,22 +26,10 @@ from interop.interop_support import (
 from interop.interop_support import (
     peers_fixture as peers_fixture,  # the `peers` fixture
 )
-from support import client, eventually, make_service, pid_alive
+from support import eventually, make_service, pid_alive, svc_wait
 
 RUN = "exec sleep 1000"
 GENEROUS = "15000"
-
-
-def timed_svc(*args: str, cwd: Path) -> tuple[subprocess.CompletedProcess[str], float]:
-    """Our ``svc ARGS`` run in `cwd` to its end; the result and the seconds it took."""
-    began = time.monotonic()
-    result = client("svc", *args, cwd=cwd, timeout=60.0)
-    return result, time.monotonic() - began
-
-
-async def svc_wait(*args: str, cwd: Path) -> tuple[subprocess.CompletedProcess[str], float]:
-    """`timed_svc` in a worker thread, so the test's trio loop keeps running meanwhile."""
-    return await trio.to_thread.run_sync(partial(timed_svc, *args, cwd=cwd))
 
 
 async def listening(service: Path, size: int) -> bytes:

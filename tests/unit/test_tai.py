@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supervise.tai import SIZE, TAI64_EPOCH, Tai64n, TaiFormatError, seconds_since
+from supervise.layout import seconds_since
+from supervise.tai import SIZE, TAI64_EPOCH, Tai64n, TaiFormatError
 
 #: (unix time, label, exact 12 bytes as hex). The unix times are chosen so that
 #: daemontools' microsecond rounding yields the observed nanoseconds.
