@@ -315,10 +315,7 @@ def main(argv: list[str] | None = None) -> int:
                 {b.label: b.argv for b in benches_}, args.rounds, args.warmup
             )
     text = report(args, benches_, results, compiled, len(services))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
-    print(text)
-    print(f"written to {args.output}")
+    timing.publish(text, args.output)
     return 0
 
 

@@ -15,6 +15,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 Command = list[str]
 
@@ -118,3 +119,11 @@ def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
     lines.append("|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|")
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def publish(text: str, output: Path) -> None:
+    """Write a benchmark's report to `output` (creating its directory) and print it."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
+    print(text)
+    print(f"written to {output}")
