@@ -8,10 +8,12 @@ a symlink (a dangling one has its target created).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
 import stat
+from collections.abc import Iterator
 
 SUPERVISE = "supervise"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
@@ -64,39 +66,49 @@ def take_lock(supervise_fd: int) -> int:
     return fd
 
 
-def open_fifo(supervise_fd: int, name: str, *, writer: bool = False) -> tuple[int, int | None]:
-    """Create FIFO `name` (0600) if missing; open it for reading, and writing too if asked.
+def open_fifo(supervise_fd: int, name: str, *, read_write: bool = False) -> int:
+    """Create FIFO `name` (0600) if missing and open it non-blocking: read-only or read-write.
 
-    The read end is opened first and non-blocking, so it never waits for a
-    writer; the write end kept by the supervisor means reads never see EOF.
-    Raises `NotFifo` if `name` is not a FIFO (a regular file, a symlink).
+    A read-only open never waits for a writer. Read-write (Linux allows it on
+    a FIFO) makes us a writer too, so reads never see EOF: one descriptor
+    does what daemontools' two opens of ``control`` do. Raises `NotFifo` if
+    `name` is not a FIFO (a regular file, a symlink).
     """
     try:
         os.mkfifo(name, 0o600, dir_fd=supervise_fd)
     except FileExistsError:
         pass
+    mode = os.O_RDWR if read_write else os.O_RDONLY
     try:
-        read_fd = os.open(name, os.O_RDONLY | _NOFOLLOW, dir_fd=supervise_fd)
+        fd = os.open(name, mode | _NOFOLLOW, dir_fd=supervise_fd)
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise NotFifo(errno.ELOOP, "a symbolic link, not a FIFO") from None
         raise
     try:
-        info = os.fstat(read_fd)
+        info = os.fstat(fd)
         if not stat.S_ISFIFO(info.st_mode):
             raise NotFifo(errno.EINVAL, "not a FIFO")
         if stat.S_IMODE(info.st_mode) != 0o600:
-            os.fchmod(read_fd, 0o600)
-        if not writer:
-            return read_fd, None
-        write_fd = os.open(name, os.O_WRONLY | _NOFOLLOW, dir_fd=supervise_fd)
-        if os.fstat(write_fd).st_ino != info.st_ino:
-            os.close(write_fd)
-            raise NotFifo(errno.EINVAL, "replaced while being opened")
-        return read_fd, write_fd
+            os.fchmod(fd, 0o600)
+        return fd
     except BaseException:
-        os.close(read_fd)
+        os.close(fd)
         raise
+
+
+@contextlib.contextmanager
+def directory(path: str, name: str | None = None) -> Iterator[int]:
+    """An fd for directory `path` (or `path/name`), closed on leaving the block.
+
+    The daemon keeps no directory open between steps (three descriptors per
+    service is the budget); it opens one for the few calls of a step.
+    """
+    fd = open_dir(path if name is None else os.path.join(path, name))
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def replace_file(dir_fd: int, name: str, data: bytes, mode: int = 0o644) -> None:

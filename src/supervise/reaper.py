@@ -71,6 +71,15 @@ class Reaper:
         self._waiting[pid] = on_exit
         return pid
 
+    def adopt(self, pid: int, on_exit: ExitCallback) -> None:
+        """Take `pid`, started by the daemon this one re-executed from, as if spawned here."""
+        self._waiting[pid] = on_exit
+
+    @property
+    def children(self) -> int:
+        """How many of our own children are running (orphans we reap are not counted)."""
+        return len(self._waiting)
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Reap children for as long as the daemon lives."""
         with trio.open_signal_receiver(signal.SIGCHLD) as signals:

@@ -12,10 +12,11 @@ is logged and the loop goes on, and nothing here can stop another directory.
 from __future__ import annotations
 
 import collections
+import contextlib
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import attrs
@@ -38,36 +39,52 @@ class SetupError(Exception):
 
 @attrs.define(eq=False)
 class Descriptors:
-    """What the supervisor holds open for a directory while it supervises it."""
+    """What the supervisor holds open for a directory while it supervises it: three fds.
 
-    service: int
-    supervise: int | None = None
-    lock: int | None = None
-    control_read: int | None = None
-    control_write: int | None = None
+    ``control`` is opened read-write, so it never reads EOF; the directory
+    itself and ``supervise/`` are opened only for the step that needs them.
+    """
+
+    lock: int
+    control: int | None = None
     ok: int | None = None
 
     def close(self) -> None:
         """Close everything; the lock last, so no second supervisor starts too early."""
-        fsio.close_quietly(
-            self.ok, self.control_read, self.control_write, self.supervise, self.service, self.lock
-        )
+        fsio.close_quietly(self.ok, self.control, self.lock)
+
+    def numbers(self) -> dict[str, int]:
+        """Each open fd by the name of its file in ``supervise/`` (for handover and dumps)."""
+        named = {"lock": self.lock, "control": self.control, "ok": self.ok}
+        return {name: fd for name, fd in named.items() if fd is not None}
 
 
 @attrs.define(eq=False)
 class Service:
-    """Supervises one directory for the life of the daemon, or until told ``x``."""
+    """Supervises one directory for the life of the daemon, or until told ``x``.
+
+    `stdin`/`stdout`, when given, become fd 0/1 of ./run and ./finish (svscan's
+    log pipe). `on_final` hears the exit code (128 + signal when killed) when
+    the service went down and will not come back by itself; `settled` is set
+    once the first attempt to take the directory is over, taken or not.
+    """
 
     path: str
     reaper: Reaper
+    stdin: int | None = attrs.field(default=None, kw_only=True)
+    stdout: int | None = attrs.field(default=None, kw_only=True)
+    on_final: Callable[[int], None] | None = attrs.field(default=None, kw_only=True)
     refused: bool = False
+    starts: int = 0
     state: machine.State = attrs.field(factory=machine.State)
+    settled: trio.Event = attrs.field(factory=trio.Event)
     _fds: Descriptors | None = None
     _timers: dict[machine.Timer, float] = attrs.field(factory=dict)
     _queue: collections.deque[machine.Event] = attrs.field(factory=collections.deque)
     _written: dict[str, bytes] = attrs.field(factory=dict)
     _faults: Faults = attrs.field(factory=Faults)
     _notify: bool = False
+    _ready_fd: int | None = None
     _generation: int = 0
     _exited: bool = False
     _stop: trio.Event = attrs.field(factory=trio.Event)
@@ -80,16 +97,22 @@ class Service:
 
     # --- the task --------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Set the directory up (retrying), then supervise it until it exits."""
-        first_actions = await self._setup_until_done()
+    async def run(self, adopted: Adopted | None = None) -> None:
+        """Set the directory up (retrying), or resume `adopted`; supervise until it exits."""
+        if adopted is None:
+            first_actions = await self._setup_until_done()
+        else:
+            first_actions = self._resume(adopted)
+        self.settled.set()
         if first_actions is None:
             return
         fds = self._require_fds()
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                nursery.start_soon(self._read_control, fds.control_read)
+                nursery.start_soon(self._read_control, fds.control)
+                if self._ready_fd is not None:
+                    nursery.start_soon(self._read_ready, self._ready_fd, self._generation)
                 self._act(first_actions)
                 self._drain()
                 await self._loop()
@@ -103,6 +126,16 @@ class Service:
         """Ask the service to go down and the directory to be released (daemon SIGTERM)."""
         self._stop.set()
         self._post(machine.Shutdown(force))
+
+    def release_when_down(self) -> None:
+        """Release the directory once ./run ends on its own (``x``): how a logger drains."""
+        self._stop.set()
+        self._post(machine.Control(control.Command.EXIT))
+
+    @property
+    def running(self) -> bool:
+        """Whether this task still holds the directory."""
+        return self._fds is not None
 
     def _post(self, event: machine.Event) -> None:
         try:
@@ -136,6 +169,7 @@ class Service:
                 return None
             except SetupError as error:
                 self._faults.report("setup", str(error))
+            self.settled.set()
             with trio.move_on_after(delay):
                 await self._stop.wait()
             delay = min(delay * 2, MAX_SETUP_DELAY)
@@ -143,30 +177,79 @@ class Service:
 
     def _setup(self) -> tuple[machine.Action, ...]:
         """daemontools' order: supervise/, lock, control, status, ok; the first actions."""
-        fds = Descriptors(_attempt(f"open {self.path}", fsio.open_dir, self.path))
-        try:
-            fds.supervise = _attempt(
-                f"open {self.path}/supervise", fsio.open_supervise_dir, fds.service
+        with _attempt_dir(f"open {self.path}", self.path) as service_fd:
+            supervise_fd = _attempt(
+                f"open {self.path}/supervise", fsio.open_supervise_dir, service_fd
             )
-            fds.lock = _attempt(f"open {self.path}/supervise/lock", fsio.take_lock, fds.supervise)
-            fds.control_read, fds.control_write = _attempt(
-                f"open {self.path}/supervise/control", fsio.open_fifo, fds.supervise, "control",
-                writer=True,
+            try:
+                return self._take(service_fd, supervise_fd)
+            finally:
+                os.close(supervise_fd)
+
+    def _take(self, service_fd: int, supervise_fd: int) -> tuple[machine.Action, ...]:
+        fds = Descriptors(
+            _attempt(f"open {self.path}/supervise/lock", fsio.take_lock, supervise_fd)
+        )
+        try:
+            fds.control = _attempt(
+                f"open {self.path}/supervise/control", fsio.open_fifo, supervise_fd, "control",
+                read_write=True,
             )
             self._fds = fds
-            down_file = settings.exists(fds.service, "down")
-            begin = machine.initial(time.time(), down_file)
+            begin = machine.initial(time.time(), settings.exists(service_fd, "down"))
             self.state = begin.state
             self._written.clear()
             self._announce()
             ok_path = f"open {self.path}/supervise/ok"
-            fds.ok, _ = _attempt(ok_path, fsio.open_fifo, fds.supervise, "ok")
+            fds.ok = _attempt(ok_path, fsio.open_fifo, supervise_fd, "ok")
         except BaseException:
             self._fds = None
             fds.close()
             raise
         self._faults.clear("setup")
         return begin.actions
+
+    # --- handing over to a re-executed daemon (svscan's SIGHUP) ----------------------
+
+    def settle(self) -> None:
+        """Apply every input already received, so that the state is complete for a handover."""
+        while True:
+            try:
+                event = self._receive.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                return
+            self._feed(event)
+
+    def export(self) -> Adopted | None:
+        """What a re-executed daemon needs to carry on, or None if not supervising now."""
+        if self._fds is None or self._exited:
+            return None
+        now = trio.current_time()
+        return Adopted(
+            fds=self._fds.numbers(),
+            state=self.state,
+            timers={timer: when - now for timer, when in self._timers.items()},
+            notify=self._notify,
+            ready_fd=self._ready_fd,
+            starts=self.starts,
+        )
+
+    def _resume(self, adopted: Adopted) -> tuple[machine.Action, ...]:
+        """Take over what `export` described in the previous daemon: same fds, same children."""
+        fds = adopted.fds
+        self._fds = Descriptors(fds["lock"], fds.get("control"), fds.get("ok"))
+        self.state = adopted.state
+        self.starts = adopted.starts
+        self._notify = adopted.notify
+        self._ready_fd = adopted.ready_fd
+        now = trio.current_time()
+        self._timers = {timer: now + left for timer, left in adopted.timers.items()}
+        if self.state.pid > 0:
+            on_exit = self._on_run_exit
+            if self.state.phase is machine.Phase.FINISH:
+                on_exit = self._on_finish_exit
+            self.reaper.adopt(self.state.pid, on_exit)
+        return ()
 
     # --- stepping the machine --------------------------------------------------
 
@@ -184,9 +267,23 @@ class Service:
             except Exception as error:  # one bad step must not end supervision
                 warning(f"{self.path}: internal error on {current!r}: {error!r}")
                 continue
+            before = self.state
             self.state = transition.state
             self._act(transition.actions)
+            self._tell_if_final(before)
         self._announce()
+
+    def _tell_if_final(self, before: machine.State) -> None:
+        """Call `on_final` when ./run (and ./finish) ended and nothing will restart it."""
+        now = self.state
+        if self.on_final is None or now.exiting or now.phase is not machine.Phase.DOWN:
+            return
+        if before.phase is machine.Phase.DOWN or now.start_pending or now.last_exit is None:
+            return
+        if now.want is status.Want.UP and not now.failed:
+            return
+        code, signum = now.last_exit
+        self.on_final(128 + signum if code is None else code)
 
     def _act(self, actions: tuple[machine.Action, ...]) -> None:
         for action in actions:
@@ -216,49 +313,66 @@ class Service:
 
     # --- actions ---------------------------------------------------------------
 
+    def _stdio(self) -> dict[int, int]:
+        """The child's fd 0/1 when svscan gave this service a log pipe end."""
+        pairs = ((0, self.stdin), (1, self.stdout))
+        return {theirs: ours for theirs, ours in pairs if ours is not None}
+
     def _spawn_run(self) -> None:
-        fds = self._require_fds()
-        notify_fd = self._setting("notification-fd", settings.parse_fd, None)
-        child_fds: dict[int, int] = {}
-        ready_read = None
-        if notify_fd is not None:
-            ready_read, ready_write = _pipe_avoiding(notify_fd)
-            child_fds[notify_fd] = ready_write
-        self._generation += 1
-        generation = self._generation
         try:
-            pid = self.reaper.spawn(
-                fds.service, "./run", [], self._on_run_exit,
-                setsid=self._setsid(), fds=child_fds,
-            )
+            with fsio.directory(self.path) as service_fd:
+                pid = self._spawn_run_in(service_fd)
         except OSError as error:
-            fsio.close_quietly(ready_read, *child_fds.values())
             self._faults.report("spawn", f"unable to start {self.path}/run: {describe(error)}")
             self._queue.append(machine.SpawnFailed())
             return
         self._faults.clear("spawn")
-        fsio.close_quietly(*child_fds.values())
+        self.starts += 1
+        self._queue.append(machine.Spawned(pid))
+
+    def _spawn_run_in(self, service_fd: int) -> int:
+        notify_fd = self._setting(service_fd, "notification-fd", settings.parse_fd, None)
+        child_fds = self._stdio()
+        ready_read = ready_write = None
+        if notify_fd is not None:
+            ready_read, ready_write = _pipe_avoiding(notify_fd)
+            child_fds[notify_fd] = ready_write
+        try:
+            pid = self.reaper.spawn(
+                service_fd, "./run", [], self._on_run_exit,
+                setsid=_setsid(service_fd), fds=child_fds,
+            )
+        except OSError:
+            fsio.close_quietly(ready_read, ready_write)
+            raise
+        fsio.close_quietly(ready_write)
+        self._generation += 1
         self._notify = ready_read is not None
+        self._ready_fd = None  # an older start's reader, if any, still owns and closes its fd
         if ready_read is not None:
             if self._nursery is None:
                 os.close(ready_read)
             else:
-                self._nursery.start_soon(self._read_ready, ready_read, generation)
-        self._queue.append(machine.Spawned(pid))
+                self._ready_fd = ready_read
+                self._nursery.start_soon(self._read_ready, ready_read, self._generation)
+        return pid
 
     def _on_run_exit(self, wait_status: int) -> None:
         code, signum = describe_wait(wait_status)
-        fds = self._fds
-        has_finish = fds is not None and settings.is_program(fds.service, "finish")
+        try:
+            with fsio.directory(self.path) as service_fd:
+                has_finish = settings.is_program(service_fd, "finish")
+        except OSError:
+            has_finish = False
         self._post(machine.RunExited(code, signum, has_finish))
 
     def _spawn_finish(self, code: int, signum: int) -> None:
-        fds = self._require_fds()
         try:
-            pid = self.reaper.spawn(
-                fds.service, "./finish", [str(code), str(signum)], self._on_finish_exit,
-                setsid=self._setsid(),
-            )
+            with fsio.directory(self.path) as service_fd:
+                pid = self.reaper.spawn(
+                    service_fd, "./finish", [str(code), str(signum)], self._on_finish_exit,
+                    setsid=_setsid(service_fd), fds=self._stdio(),
+                )
         except OSError as error:
             self._faults.report("finish", f"unable to start {self.path}/finish: {describe(error)}")
             self._queue.append(machine.FinishExited(None))
@@ -277,27 +391,36 @@ class Service:
             except ProcessLookupError:
                 pass
 
-    def _setsid(self) -> bool:
-        """Children get a session of their own unless ``nosetsid`` exists."""
-        return not settings.exists(self._require_fds().service, "nosetsid")
-
     def _down_signal(self) -> int:
-        return self._setting("down-signal", settings.parse_signal, 15)
+        return self._read_setting("down-signal", settings.parse_signal, 15)
 
     def _arm_timeout(self, timer: machine.Timer) -> None:
         if timer is machine.Timer.KILL:
-            ms = self._setting("timeout-kill", settings.parse_ms, 0)
+            ms = self._read_setting("timeout-kill", settings.parse_ms, 0)
         else:
-            ms = self._setting("timeout-finish", settings.parse_ms, settings.DEFAULT_FINISH_MS)
+            ms = self._read_setting(
+                "timeout-finish", settings.parse_ms, settings.DEFAULT_FINISH_MS
+            )
         if ms:
             self._timers[timer] = trio.current_time() + ms / 1000
         else:
             self._timers.pop(timer, None)
 
-    def _setting(self, name: str, parse: Callable[[str], T], default: T) -> T:
+    def _read_setting(self, name: str, parse: Callable[[str], T], default: T) -> T:
+        """`_setting` with the directory opened for the one read."""
+        try:
+            with fsio.directory(self.path) as service_fd:
+                return self._setting(service_fd, name, parse, default)
+        except OSError as error:
+            self._faults.report(name, f"unable to read {self.path}/{name}: {describe(error)}")
+            return default
+
+    def _setting(
+        self, service_fd: int, name: str, parse: Callable[[str], T], default: T
+    ) -> T:
         """The value of setting file `name`, or `default` if absent or unusable (said once)."""
         try:
-            text = settings.read_text(self._require_fds().service, name)
+            text = settings.read_text(service_fd, name)
             value = default if text is None else parse(text)
         except OSError as error:
             self._faults.report(name, f"unable to read {self.path}/{name}: {describe(error)}")
@@ -334,14 +457,15 @@ class Service:
                         self._post(machine.Ready())
                     return
         finally:
+            if self._ready_fd == fd:
+                self._ready_fd = None
             os.close(fd)
 
     # --- status files --------------------------------------------------------------
 
     def _announce(self) -> None:
         """Write the files whose contents changed: pid, stat, xstatus, then status."""
-        fds = self._fds
-        if fds is None or fds.supervise is None:
+        if self._fds is None:
             return
         record = machine.status_of(self.state)
         contents = (
@@ -350,18 +474,47 @@ class Service:
             ("xstatus", status.pack_extra(machine.extra_of(self.state, self._notify), record)),
             ("status", status.pack(record)),
         )
-        for name, data in contents:
-            if self._written.get(name) == data:
-                continue
-            try:
-                fsio.replace_file(fds.supervise, name, data)
-            except OSError as error:
-                self._faults.report(
-                    "status", f"unable to write {self.path}/supervise/{name}: {describe(error)}"
-                )
-                return
-            self._written[name] = data
+        changed = [(name, data) for name, data in contents if self._written.get(name) != data]
+        if not changed:
+            return
+        try:
+            with fsio.directory(self.path, fsio.SUPERVISE) as supervise_fd:
+                for name, data in changed:
+                    fsio.replace_file(supervise_fd, name, data)
+                    self._written[name] = data
+        except OSError as error:
+            self._faults.report(
+                "status", f"unable to write {self.path}/supervise/status: {describe(error)}"
+            )
+            return
         self._faults.clear("status")
+
+
+@attrs.frozen
+class Adopted:
+    """One supervised directory as a re-executed daemon receives it (see `Service.export`)."""
+
+    fds: dict[str, int]
+    state: machine.State
+    timers: dict[machine.Timer, float]
+    notify: bool
+    ready_fd: int | None
+    starts: int
+
+
+def _setsid(service_fd: int) -> bool:
+    """Children get a session of their own unless ``nosetsid`` exists."""
+    return not settings.exists(service_fd, "nosetsid")
+
+
+@contextlib.contextmanager
+def _attempt_dir(what: str, path: str) -> Iterator[int]:
+    """`fsio.directory`, with a failure to open it turned into a `SetupError`."""
+    service_fd = _attempt(what, fsio.open_dir, path)
+    try:
+        yield service_fd
+    finally:
+        os.close(service_fd)
 
 
 def _attempt(what: str, function: Callable[..., T], *args: object, **kwargs: object) -> T:
