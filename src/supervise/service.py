@@ -97,14 +97,14 @@ class Service:
 
     # --- the task --------------------------------------------------------------
 
-    async def run(self, adopted: Adopted | None = None) -> None:
-        """Set the directory up (retrying), or resume `adopted`; supervise until it exits."""
-        if adopted is None:
-            first_actions = await self._setup_until_done()
+    async def run(self) -> None:
+        """Set the directory up (retrying), or carry on after `resume`; supervise until it exits."""
+        if self._fds is not None:  # resumed from a handover: its children are already ours
+            first_actions: tuple[machine.Action, ...] | None = ()
         else:
-            first_actions = self._resume(adopted)
-        self.settled.set()
+            first_actions = await self._setup_until_done()
         if first_actions is None:
+            self.settled.set()
             return
         fds = self._require_fds()
         try:
@@ -115,6 +115,7 @@ class Service:
                     nursery.start_soon(self._read_ready, self._ready_fd, self._generation)
                 self._act(first_actions)
                 self._drain()
+                self.settled.set()
                 await self._loop()
                 nursery.cancel_scope.cancel()
         finally:
@@ -136,6 +137,15 @@ class Service:
     def running(self) -> bool:
         """Whether this task still holds the directory."""
         return self._fds is not None
+
+    def descriptors(self) -> dict[int, str]:
+        """Each fd held for this directory, with what it is (for svscan's state dump)."""
+        if self._fds is None:
+            return {}
+        held = {fd: f"{self.path}/supervise/{name}" for name, fd in self._fds.numbers().items()}
+        if self._ready_fd is not None:
+            held[self._ready_fd] = f"{self.path}: readiness pipe"
+        return held
 
     def _post(self, event: machine.Event) -> None:
         try:
@@ -234,8 +244,11 @@ class Service:
             starts=self.starts,
         )
 
-    def _resume(self, adopted: Adopted) -> tuple[machine.Action, ...]:
-        """Take over what `export` described in the previous daemon: same fds, same children."""
+    def resume(self, adopted: Adopted) -> None:
+        """Take over what `export` described in the previous daemon: same fds, same children.
+
+        Called before the reaper first runs, so no exit of an adopted child is missed.
+        """
         fds = adopted.fds
         self._fds = Descriptors(fds["lock"], fds.get("control"), fds.get("ok"))
         self.state = adopted.state
@@ -249,7 +262,6 @@ class Service:
             if self.state.phase is machine.Phase.FINISH:
                 on_exit = self._on_finish_exit
             self.reaper.adopt(self.state.pid, on_exit)
-        return ()
 
     # --- stepping the machine --------------------------------------------------
 

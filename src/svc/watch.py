@@ -17,16 +17,12 @@ import os
 import select
 import time
 
-IN_MODIFY = 0x2
-IN_CLOSE_NOWRITE = 0x10
-IN_MOVED_TO = 0x80
-IN_DELETE_SELF = 0x400
-IN_MOVE_SELF = 0x800
-IN_NONBLOCK = 0o4000
-IN_CLOEXEC = 0o2000000
+from supervise import inotify
 
-DIRECTORY_EVENTS = IN_MOVED_TO | IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF
-OK_EVENTS = IN_CLOSE_NOWRITE | IN_DELETE_SELF | IN_MOVE_SELF
+DIRECTORY_EVENTS = (
+    inotify.IN_MOVED_TO | inotify.IN_MODIFY | inotify.IN_DELETE_SELF | inotify.IN_MOVE_SELF
+)
+OK_EVENTS = inotify.IN_CLOSE_NOWRITE | inotify.IN_DELETE_SELF | inotify.IN_MOVE_SELF
 
 SAFETY_CHECK = 2.0  # seconds between checks even when no event came
 FIRST_SLEEP = 0.02  # without inotify
@@ -59,26 +55,16 @@ class Watcher:
         timeout = SAFETY_CHECK if limit is None else min(limit, SAFETY_CHECK)
         ready, _, _ = select.select([self.fd], [], [], max(timeout, 0))
         if ready:
-            try:
-                while os.read(self.fd, 65536):
-                    pass
-            except BlockingIOError:
-                pass
+            inotify.drain(self.fd)
 
 
 def _inotify(directories: list[str]) -> int | None:
     """An inotify fd watching every directory's supervise files, or None if inotify fails."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
-    except (OSError, AttributeError, ImportError):
-        return None
-    if fd < 0:
+    fd = inotify.init()
+    if fd is None:
         return None
     for directory in directories:
         for name, mask in (("supervise", DIRECTORY_EVENTS), ("supervise/ok", OK_EVENTS)):
             # a failed watch (no supervise/ yet) is covered by the reads and the safety check
-            libc.inotify_add_watch(fd, os.fsencode(os.path.join(directory, name)), mask)
-    return int(fd)
+            inotify.add_watch(fd, os.path.join(directory, name), mask)
+    return fd

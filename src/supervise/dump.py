@@ -1,0 +1,52 @@
+"""svscan's answer to SIGUSR1: its whole state, as lines for its log.
+
+One line per supervised directory (state, pid, uptime, restarts, readiness),
+the number of children, and every open descriptor with what it is for: the
+ones svscan knows by name, the rest by what ``/proc/self/fd`` says they
+point to (trio's wakeup socket and epoll, inherited stdio).
+"""
+
+from __future__ import annotations
+
+import os
+
+from supervise import machine
+from supervise.status import Want
+
+_PHASE_WORD = {machine.Phase.DOWN: "down", machine.Phase.RUN: "up", machine.Phase.FINISH: "finish"}
+
+
+def service_line(path: str, state: machine.State, starts: int, now: float) -> str:
+    """``PATH: up (pid 12) 30 seconds, 2 restarts, ready 29 seconds, want up``."""
+    words = _PHASE_WORD[state.phase]
+    if state.pid:
+        words += f" (pid {state.pid})"
+    words += f" {max(0, int(now - state.stamp))} seconds"
+    words += f", {max(0, starts - 1)} restarts"
+    if state.ready and state.ready_stamp is not None:
+        words += f", ready {max(0, int(now - state.ready_stamp))} seconds"
+    want = {Want.UP: "up", Want.DOWN: "down", Want.ONCE: "once"}[state.want]
+    words += f", want {want}"
+    for flag, text in ((state.paused, "paused"), (state.failed, "failed permanently"),
+                       (state.exiting, "exiting")):
+        if flag:
+            words += f", {text}"
+    return f"{path}: {words}"
+
+
+def descriptor_lines(known: dict[int, str]) -> list[str]:
+    """``fd N: WHAT`` for every open descriptor, named from `known` or from /proc."""
+    result = []
+    try:
+        numbers = sorted(int(entry) for entry in os.listdir("/proc/self/fd"))
+    except OSError as error:
+        return [f"descriptors: unable to list /proc/self/fd: {error.strerror}"]
+    for fd in numbers:
+        what = known.get(fd)
+        if what is None:
+            try:
+                what = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                continue  # the fd listdir itself used, closed by now
+        result.append(f"fd {fd}: {what}")
+    return result

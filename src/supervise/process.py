@@ -1,0 +1,51 @@
+"""The daemon's own process settings: descriptor limit, child subreaper.
+
+Both are one system call; they live here so that svscan's startup reads as a
+list of decisions, and so that the one ctypes call for prctl is in one place.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+
+PR_SET_CHILD_SUBREAPER = 36
+_NR_OPEN = "/proc/sys/fs/nr_open"
+
+
+def raise_descriptor_limit(needed: int = 0) -> int:
+    """Raise RLIMIT_NOFILE: the soft limit to the hard one, and past it when `needed` and allowed.
+
+    The hard limit is raised (up to the kernel's ``nr_open``) only when
+    `needed` descriptors would not fit, so that services do not inherit a
+    huge limit they never asked for. Returns the soft limit now in force.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if needed > hard:
+        ceiling = min(max(needed * 2, hard), max(_nr_open(), hard))
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, ceiling))
+            return ceiling
+        except (ValueError, OSError):
+            pass  # not privileged: the hard limit is as far as we may go
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def become_subreaper() -> None:
+    """Make orphans of our descendants our children (Linux prctl); OSError if refused."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error))
+
+
+def _nr_open() -> int:
+    try:
+        with open(_NR_OPEN) as limit:
+            return int(limit.read())
+    except (OSError, ValueError):
+        return 0

@@ -1,0 +1,226 @@
+"""svscan: one trio daemon for a whole service tree.
+
+One nursery holds the reaper, the signal watcher and the scanner; a second
+one holds one task per entry (a service, its logger, their pipe). The root is
+watched with inotify, so a new directory is started within moments and an
+idle daemon never wakes up; SIGALRM rescans at once, and where inotify is
+missing a rescan every `FALLBACK_SCAN` seconds stands in.
+
+Shutdown (SIGTERM, SIGINT, SIGPWR, or an ``essential`` service gone for
+good): every service down in parallel, then, once all are down, every
+logger drains its pipe and exits; the daemon exits as soon as the last one
+is gone. A second signal kills whatever still runs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+import attrs
+import trio
+
+from supervise import dump, handover, inotify, process, say, scan
+from supervise.entry import Entry
+from supervise.errtext import describe
+from supervise.reaper import Reaper
+from supervise.say import Faults
+
+#: Seconds between rescans when the root cannot be watched with inotify (daemontools' 5 s).
+FALLBACK_SCAN = 5.0
+#: The root events that may mean a service appeared, vanished or was renamed.
+ROOT_EVENTS = (
+    inotify.IN_CREATE | inotify.IN_DELETE | inotify.IN_MOVED_FROM | inotify.IN_MOVED_TO
+    | inotify.IN_ATTRIB | inotify.IN_DELETE_SELF | inotify.IN_MOVE_SELF
+)
+#: A marker file: when this service goes down for good, the whole tree shuts down.
+ESSENTIAL = "essential"
+#: Descriptors per entry we budget for (3 per service, 2 per log pipe) plus the daemon's own.
+FDS_PER_ENTRY = 8
+FDS_BASE = 64
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGPWR)
+
+
+@attrs.define(eq=False)
+class Scanner:
+    """The daemon: scans `root` (already the working directory), supervises every entry."""
+
+    root: str
+    reexec_argv: list[str]
+    reaper: Reaper = attrs.field(factory=Reaper)
+    entries: dict[scan.Key, Entry] = attrs.field(factory=dict)
+    exit_code: int = 0
+    stopping: bool = False
+    started: float = attrs.field(factory=time.time)
+    _faults: Faults = attrs.field(factory=Faults)
+    _nursery: trio.Nursery | None = None
+    _stop: trio.Event = attrs.field(factory=trio.Event)
+    _inotify_fd: int | None = None
+
+    async def run(self, handed: list[dict[str, Any]] | None = None) -> int:
+        """Supervise the tree until shut down; the exit code."""
+        for data in handed or ():
+            entry = Entry.resume(data, data["main"], data["log"], self.reaper, self._final)
+            self.entries[entry.key] = entry
+        async with trio.open_nursery() as daemon:
+            await daemon.start(self.reaper.run)
+            await daemon.start(self._signals)
+            handover.release_signals()
+            async with trio.open_nursery() as entries:
+                self._nursery = entries
+                for entry in list(self.entries.values()):
+                    entries.start_soon(self._run_entry, entry)
+                entries.start_soon(self._shutdown_when_told)
+                daemon.start_soon(self._watch)
+            daemon.cancel_scope.cancel()
+        if self._inotify_fd is not None:
+            os.close(self._inotify_fd)
+        return self.exit_code
+
+    # --- scanning ----------------------------------------------------------------------
+
+    def rescan(self) -> None:
+        """Start what is new, stop what is gone, follow renames."""
+        if self.stopping or self._nursery is None:
+            return
+        try:
+            found = scan.list_root(".")
+        except OSError as error:
+            self._faults.report("scan", f"unable to read {self.root}: {describe(error)}")
+            return
+        self._faults.clear("scan")
+        if found:
+            self._faults.clear("empty")
+        else:
+            self._faults.report("empty", f"{self.root} has no service directories")
+        known = {key: entry.name for key, entry in self.entries.items() if not entry.stopping}
+        changes = scan.changes(known, found)
+        for key in changes.removed:
+            say.line("info", f"{self.entries[key].name} is gone: stopping it")
+            self.entries[key].stop()
+        for key, name in changes.renamed.items():
+            self.entries[key].rename(name)
+        for key, name in changes.added.items():
+            if key not in self.entries:
+                self._add(key, name)
+
+    def _add(self, key: scan.Key, name: str) -> None:
+        assert self._nursery is not None
+        process.raise_descriptor_limit(FDS_BASE + FDS_PER_ENTRY * (len(self.entries) + 1))
+        try:
+            entry = Entry.create(name, key, self.reaper, self._final, scan.has_log(name))
+        except OSError as error:
+            text = f"unable to create a log pipe for {name}: {describe(error)}"
+            self._faults.report("pipe", text)
+            return
+        self._faults.clear("pipe")
+        self.entries[key] = entry
+        self._nursery.start_soon(self._run_entry, entry)
+
+    async def _run_entry(self, entry: Entry) -> None:
+        try:
+            await entry.run()
+        finally:
+            if self.entries.get(entry.key) is entry:
+                del self.entries[entry.key]
+            if entry.stopping and not self.stopping:
+                self.rescan()  # the same directory may be back already
+
+    async def _watch(self) -> None:
+        """Rescan when the root changes (inotify), or every `FALLBACK_SCAN` s without it."""
+        fd = inotify.init()
+        if fd is not None and not inotify.add_watch(fd, ".", ROOT_EVENTS):
+            os.close(fd)
+            fd = None
+        self._inotify_fd = fd
+        if fd is None:
+            say.warning(f"unable to watch {self.root} with inotify: rescanning every 5 seconds")
+        self.rescan()
+        while True:
+            if fd is None:
+                await trio.sleep(FALLBACK_SCAN)
+            else:
+                await trio.lowlevel.wait_readable(fd)
+                inotify.drain(fd)
+            self.rescan()
+
+    # --- stopping ------------------------------------------------------------------------
+
+    def shutdown(self, force: bool = False) -> None:
+        """Bring every service down; the loggers follow once all services are down."""
+        self.stopping = True
+        for entry in list(self.entries.values()):
+            entry.stop(force, logs_too=force)
+        self._stop.set()
+
+    async def _shutdown_when_told(self) -> None:
+        await self._stop.wait()
+        for entry in list(self.entries.values()):
+            await entry.main_done.wait()
+        for entry in list(self.entries.values()):
+            entry.logs_may_stop.set()
+
+    def _final(self, entry: Entry, code: int) -> None:
+        """A service went down for good: if it is essential, the whole tree goes down."""
+        if self.stopping or not os.path.exists(os.path.join(entry.name, ESSENTIAL)):
+            return
+        say.line("info", f"essential service {entry.name} is down for good (exit {code}): "
+                 "shutting down")
+        self.exit_code = code
+        self.shutdown()
+
+    # --- signals ---------------------------------------------------------------------------
+
+    async def _signals(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+                       ) -> None:
+        wanted = (signal.SIGHUP, signal.SIGUSR1, signal.SIGALRM, *_STOP_SIGNALS)
+        with trio.open_signal_receiver(*wanted) as signals:
+            task_status.started()
+            async for signum in signals:
+                if signum in _STOP_SIGNALS:
+                    self.shutdown(force=self.stopping)
+                elif signum == signal.SIGALRM:
+                    self.rescan()
+                elif signum == signal.SIGUSR1:
+                    self.dump()
+                elif signum == signal.SIGHUP and not self.stopping:
+                    self.reexec()
+
+    def reexec(self) -> None:
+        """Replace this process by a fresh copy of the program; services keep running."""
+        for entry in self.entries.values():
+            entry.settle()
+        exported = [entry.export() for entry in self.entries.values()]
+        failure = handover.reexec(
+            self.reexec_argv, handover.encode(exported), handover.descriptors(exported)
+        )
+        say.line("alert", f"unable to re-execute on SIGHUP, still running: {failure}")
+
+    def dump(self) -> None:
+        """Write the whole state to stderr (SIGUSR1)."""
+        now = time.time()
+        lines = [
+            f"pid {os.getpid()}, up {int(now - self.started)} seconds, {len(self.entries)} "
+            f"services, {self.reaper.children} children"
+        ]
+        known: dict[int, str] = {}
+        for entry in sorted(self.entries.values(), key=lambda each: each.name):
+            for service in (entry.main, entry.log):
+                if service is not None:
+                    state, starts = service.state, service.starts
+                    lines.append(dump.service_line(service.path, state, starts, now))
+                    known.update(service.descriptors())
+            if entry.log_in is not None:
+                known[entry.log_in] = f"{entry.name}: log pipe, read end"
+            if entry.log_out is not None:
+                known[entry.log_out] = f"{entry.name}: log pipe, write end"
+        if self._inotify_fd is not None:
+            known[self._inotify_fd] = f"inotify watch on {self.root}"
+        known[self.reaper.home_fd] = f"{self.root} (working directory)"
+        lines += dump.descriptor_lines(known)
+        for text in lines:
+            say.line("state", text)
+        sys.stderr.flush()

@@ -1,0 +1,84 @@
+"""Command line of ``svscan [-s] [DIR]``: supervise every service in DIR (default: here).
+
+``-s`` makes the daemon a child subreaper, so orphans of the services are
+reaped by it (as PID 1 it is one already). Exit codes: 0 after an orderly
+shutdown, an ``essential`` service's own code when its end shut the tree
+down, 100 for a usage error, 111 when DIR cannot be entered.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from supervise import say
+
+USAGE = "svscan [-s] [dir]"
+EXIT_USAGE = 100
+EXIT_TEMPORARY = 111
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse `argv` (default: ``sys.argv[1:]``) and run the daemon in the foreground."""
+    say.PROG = "svscan"
+    args = sys.argv[1:] if argv is None else argv
+    options = []
+    while args and args[0].startswith("-") and args[0] != "-":
+        word = args.pop(0)
+        if word == "--":
+            break
+        if word != "-s":
+            return _usage(f"unknown option {word}")
+        options.append(word)
+    if len(args) > 1:
+        return _usage("more than one directory")
+    root = os.path.abspath(args[0] if args else ".")
+    try:
+        reexec_argv = _handover_command([*options, root])
+    except ValueError as error:
+        return _usage(str(error))
+    return _run(root, "-s" in options, reexec_argv)
+
+
+def _run(root: str, subreaper: bool, reexec_argv: list[str]) -> int:
+    import trio  # only the daemon pays for trio
+
+    from supervise import fsio, handover, process
+    from supervise.svscan import Scanner
+
+    payload = handover.receive()
+    try:
+        os.chdir(root)
+    except OSError as error:
+        say.fatal(f"unable to chdir to {root}: {error.strerror}")
+        return EXIT_TEMPORARY
+    if subreaper:
+        try:
+            process.become_subreaper()
+        except OSError as error:
+            say.warning(f"unable to become a subreaper: {error.strerror}")
+    process.raise_descriptor_limit()
+    handed = None
+    if payload is not None:
+        try:
+            handed = handover.decode(payload)
+        except (ValueError, KeyError, TypeError) as error:
+            say.warning(f"unable to read the state handed over on SIGHUP: {error}")
+    fsio.close_inherited_fds()
+    scanner = Scanner(root, reexec_argv)
+    return trio.run(scanner.run, handed)
+
+
+def _handover_command(args: list[str]) -> list[str]:
+    from supervise.handover import command_line
+
+    return command_line(list(sys.orig_argv), sys.executable, args)
+
+
+def _usage(why: str) -> int:
+    sys.stderr.write(f"{say.PROG}: usage: {USAGE} ({why})\n")
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
