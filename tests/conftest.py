@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from support import Daemon
+from support import SVSCAN, Daemon
 
 PR_SET_CHILD_SUBREAPER = 36
 #: Seconds a test's processes get to finish after the test before they count as strays.
@@ -124,6 +124,22 @@ def start_daemon() -> Iterator[Callable[..., Daemon]]:
 
     def start(*dirs: Path, **kwargs: Any) -> Daemon:
         daemon = Daemon(*dirs, **kwargs)
+        running.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in running:
+        if daemon.process.poll() is None:
+            daemon.stop()
+
+
+@pytest.fixture
+def start_svscan() -> Iterator[Callable[..., Daemon]]:
+    """Start our svscan on a root (``start_svscan(root, "-s")``); stopped by pid at teardown."""
+    running: list[Daemon] = []
+
+    def start(root: Path, *options: str, **kwargs: Any) -> Daemon:
+        daemon = Daemon(root, program=[*SVSCAN, *options], **kwargs)
         running.append(daemon)
         return daemon
 

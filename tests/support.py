@@ -86,6 +86,10 @@ def _write_script(path: Path, body: str) -> None:
     path.chmod(0o755)
 
 
+#: Our svscan, run as a module (Debian's daemontools has a /usr/bin/svscan of its own).
+SVSCAN = [sys.executable, "-m", "supervise.svscan_cli"]
+
+
 class Daemon:
     """Our supervise daemon on some directories, as a child process of the test."""
 
@@ -117,6 +121,9 @@ class Daemon:
 
     def wait(self, timeout: float = PATIENCE) -> int:
         return self.process.wait(timeout)
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
 
 
 def read_status(service: Path) -> status.Status:
