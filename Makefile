@@ -12,9 +12,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test,dev]'
 	touch $(STAMP)
 
+# The demo tree is copied fresh to a state directory, so the repository stays clean.
+DEMO := .run/demo
 run: $(STAMP)
-	@echo "supervising examples/hello; Ctrl-C stops it. From another terminal: /usr/bin/svstat examples/hello"
-	$(BIN)/supervise examples/hello
+	rm -rf $(DEMO) && mkdir -p $(dir $(DEMO)) && cp -R services/demo $(DEMO)
+	@echo "svscan on $(DEMO); Ctrl-C stops every service in order. In another terminal:"
+	@echo "  $(BIN)/svstat $(DEMO)/* $(DEMO)/clock/log"
+	exec $(BIN)/svscan $(DEMO)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
