@@ -94,6 +94,13 @@ class Entry:
         if logs_too:
             self.logs_may_stop.set()
 
+    def vanish(self) -> None:
+        """The directory is gone: stop it, quietly (reaching it is expected to fail now)."""
+        for service in (self.main, self.log):
+            if service is not None:
+                service.mute()
+        self.stop()
+
     def rename(self, name: str) -> None:
         """The directory was renamed: use the new name from now on."""
         self.name = name

@@ -97,15 +97,29 @@ def open_fifo(supervise_fd: int, name: str, *, read_write: bool = False) -> int:
         raise
 
 
+class Replaced(OSError):
+    """The directory at a path is no longer the one we took (removed and recreated)."""
+
+
+def identity(fd: int) -> tuple[int, int]:
+    """(device, inode) of an open file: what a directory is, whatever its name now."""
+    info = os.fstat(fd)
+    return info.st_dev, info.st_ino
+
+
 @contextlib.contextmanager
-def directory(path: str, name: str | None = None) -> Iterator[int]:
-    """An fd for directory `path` (or `path/name`), closed on leaving the block.
+def directory(path: str, expected: tuple[int, int] | None = None) -> Iterator[int]:
+    """An fd for directory `path`, closed on leaving the block.
 
     The daemon keeps no directory open between steps (three descriptors per
-    service is the budget); it opens one for the few calls of a step.
+    service is the budget); it opens one for the few calls of a step. With
+    `expected`, raises `Replaced` if `path` is now another directory, so a
+    supervisor whose directory was recreated in place never touches the new one.
     """
-    fd = open_dir(path if name is None else os.path.join(path, name))
+    fd = open_dir(path)
     try:
+        if expected is not None and identity(fd) != expected:
+            raise Replaced(errno.ESTALE, f"{path} was replaced by another directory")
         yield fd
     finally:
         os.close(fd)

@@ -53,6 +53,7 @@ def encode_adopted(adopted: Adopted) -> dict[str, Any]:
         "notify": adopted.notify,
         "ready_fd": adopted.ready_fd,
         "starts": adopted.starts,
+        "identity": None if adopted.identity is None else list(adopted.identity),
     }
 
 
@@ -71,6 +72,7 @@ def decode_adopted(data: dict[str, Any]) -> Adopted:
         notify=bool(data["notify"]),
         ready_fd=data["ready_fd"],
         starts=int(data["starts"]),
+        identity=None if data.get("identity") is None else tuple(data["identity"]),
     )
 
 

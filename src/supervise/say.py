@@ -33,8 +33,11 @@ class Faults:
     """Say each fault once: a repeat of the same text for the same kind is dropped."""
 
     _last: dict[str, str] = attrs.field(factory=dict)
+    muted: bool = False
 
     def report(self, kind: str, text: str) -> None:
+        if self.muted:
+            return
         if self._last.get(kind) != text:
             self._last[kind] = text
             warning(text)

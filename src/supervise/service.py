@@ -83,6 +83,7 @@ class Service:
     _queue: collections.deque[machine.Event] = attrs.field(factory=collections.deque)
     _written: dict[str, bytes] = attrs.field(factory=dict)
     _faults: Faults = attrs.field(factory=Faults)
+    _identity: tuple[int, int] | None = None
     _notify: bool = False
     _ready_fd: int | None = None
     _generation: int = 0
@@ -188,6 +189,7 @@ class Service:
     def _setup(self) -> tuple[machine.Action, ...]:
         """daemontools' order: supervise/, lock, control, status, ok; the first actions."""
         with _attempt_dir(f"open {self.path}", self.path) as service_fd:
+            self._identity = fsio.identity(service_fd)
             supervise_fd = _attempt(
                 f"open {self.path}/supervise", fsio.open_supervise_dir, service_fd
             )
@@ -242,6 +244,7 @@ class Service:
             notify=self._notify,
             ready_fd=self._ready_fd,
             starts=self.starts,
+            identity=self._identity,
         )
 
     def resume(self, adopted: Adopted) -> None:
@@ -255,6 +258,7 @@ class Service:
         self.starts = adopted.starts
         self._notify = adopted.notify
         self._ready_fd = adopted.ready_fd
+        self._identity = adopted.identity
         now = trio.current_time()
         self._timers = {timer: now + left for timer, left in adopted.timers.items()}
         if self.state.pid > 0:
@@ -332,7 +336,7 @@ class Service:
 
     def _spawn_run(self) -> None:
         try:
-            with fsio.directory(self.path) as service_fd:
+            with self._directory() as service_fd:
                 pid = self._spawn_run_in(service_fd)
         except OSError as error:
             self._faults.report("spawn", f"unable to start {self.path}/run: {describe(error)}")
@@ -372,7 +376,7 @@ class Service:
     def _on_run_exit(self, wait_status: int) -> None:
         code, signum = describe_wait(wait_status)
         try:
-            with fsio.directory(self.path) as service_fd:
+            with self._directory() as service_fd:
                 has_finish = settings.is_program(service_fd, "finish")
         except OSError:
             has_finish = False
@@ -380,7 +384,7 @@ class Service:
 
     def _spawn_finish(self, code: int, signum: int) -> None:
         try:
-            with fsio.directory(self.path) as service_fd:
+            with self._directory() as service_fd:
                 pid = self.reaper.spawn(
                     service_fd, "./finish", [str(code), str(signum)], self._on_finish_exit,
                     setsid=_setsid(service_fd), fds=self._stdio(),
@@ -421,7 +425,7 @@ class Service:
     def _read_setting(self, name: str, parse: Callable[[str], T], default: T) -> T:
         """`_setting` with the directory opened for the one read."""
         try:
-            with fsio.directory(self.path) as service_fd:
+            with self._directory() as service_fd:
                 return self._setting(service_fd, name, parse, default)
         except OSError as error:
             self._faults.report(name, f"unable to read {self.path}/{name}: {describe(error)}")
@@ -442,6 +446,14 @@ class Service:
             return default
         self._faults.clear(name)
         return value
+
+    def _directory(self) -> contextlib.AbstractContextManager[int]:
+        """The service directory for one step, refused if it is no longer the one we took."""
+        return fsio.directory(self.path, self._identity)
+
+    def mute(self) -> None:
+        """Say nothing more: the directory is gone, so failing to reach it is expected."""
+        self._faults.muted = True
 
     def _require_fds(self) -> Descriptors:
         if self._fds is None:
@@ -490,7 +502,10 @@ class Service:
         if not changed:
             return
         try:
-            with fsio.directory(self.path, fsio.SUPERVISE) as supervise_fd:
+            with self._directory() as service_fd, fsio.directory(
+                os.path.join(self.path, fsio.SUPERVISE)
+            ) as supervise_fd:
+                del service_fd  # opened only to check this is still our directory
                 for name, data in changed:
                     fsio.replace_file(supervise_fd, name, data)
                     self._written[name] = data
@@ -512,6 +527,7 @@ class Adopted:
     notify: bool
     ready_fd: int | None
     starts: int
+    identity: tuple[int, int] | None = None
 
 
 def _setsid(service_fd: int) -> bool:

@@ -100,7 +100,7 @@ class Scanner:
         changes = scan.changes(known, found)
         for key in changes.removed:
             say.line("info", f"{self.entries[key].name} is gone: stopping it")
-            self.entries[key].stop()
+            self.entries[key].vanish()
         for key, name in changes.renamed.items():
             self.entries[key].rename(name)
         for key, name in changes.added.items():
