@@ -3,10 +3,11 @@
 The state crosses ``execve`` in a memfd whose number is in the environment
 variable `ENV`; every descriptor it names (locks, control and ok FIFOs, log
 pipes, readiness pipes) is made inheritable just for the exec. Children stay
-ours across exec (same pid), so the new daemon reaps them. Signals are
-blocked before the exec and unblocked by the new daemon once it listens, so
-none is lost or fatal in between. If the exec cannot happen, the caller
-undoes all of this and carries on.
+ours across exec (same pid), so the new daemon reaps them. The daemon's
+signals are blocked before the exec (those already caught are re-raised into
+the blocked set) and unblocked by the new daemon once it listens, so none is
+lost or fatal in between. If the exec cannot happen, the caller undoes all of
+this and carries on.
 
 `encode`/`decode` are pure: JSON of plain values, enums by name.
 """
@@ -125,17 +126,21 @@ def _maybe(function: Any, value: Any) -> Any:
 # --- the exec --------------------------------------------------------------------
 
 
-def command_line(orig_argv: list[str], executable: str, args: list[str]) -> list[str]:
+def command_line(
+    orig_argv: list[str], executable: str, args: list[str], given: int | None = None
+) -> list[str]:
     """The interpreter part of `orig_argv` with paths made absolute, followed by `args`.
 
     `orig_argv` is ``sys.orig_argv``: the interpreter, its options, then the
-    script or ``-m module``, then the program's own arguments; `args` stand
-    for the latter (with the scan root already absolute). Resolved at startup,
-    before svscan changes directory.
+    script or ``-m module``, then the `given` words of the program's own
+    arguments (default: as many as `args`). `args` replace those words (the
+    scan root made absolute, even when it was left out). Resolved at
+    startup, before svscan changes directory.
     """
     if not orig_argv:
         raise ValueError("no original command line")
-    program = list(orig_argv[: len(orig_argv) - len(args)]) if args else list(orig_argv)
+    given = len(args) if given is None else given
+    program = list(orig_argv[: len(orig_argv) - given]) if given else list(orig_argv)
     program = program[:1] + [_absolute(word) for word in program[1:]]
     program[0] = os.path.abspath(executable)
     return [*program, *args]
@@ -161,7 +166,8 @@ def check_program(argv: list[str]) -> None:
 def reexec(argv: list[str], payload: bytes, keep: list[int]) -> CannotExec:
     """Exec `argv` with `payload` handed over and `keep` inherited; on failure, undo and say why.
 
-    Only returns when the exec did not happen.
+    The caller blocks `HELD_SIGNALS` first (the new daemon unblocks them once it
+    listens), and unblocks them itself if this returns: the exec did not happen.
     """
     memfd = os.memfd_create("svscan-handover", 0)
     try:
@@ -172,7 +178,6 @@ def reexec(argv: list[str], payload: bytes, keep: list[int]) -> CannotExec:
         os.close(memfd)
         return error if isinstance(error, CannotExec) else CannotExec(str(error))
     environment = {**os.environ, ENV: str(memfd)}
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
     for fd in keep:
         os.set_inheritable(fd, True)
     try:
@@ -182,7 +187,6 @@ def reexec(argv: list[str], payload: bytes, keep: list[int]) -> CannotExec:
     for fd in keep:
         os.set_inheritable(fd, False)
     os.close(memfd)
-    signal.pthread_sigmask(signal.SIG_SETMASK, held)
     return failure
 
 

@@ -90,11 +90,10 @@ class Service:
     _exited: bool = False
     _stop: trio.Event = attrs.field(factory=trio.Event)
     _nursery: trio.Nursery | None = None
-    _send: trio.MemorySendChannel[machine.Event] = attrs.field(init=False)
-    _receive: trio.MemoryReceiveChannel[machine.Event] = attrs.field(init=False)
-
-    def __attrs_post_init__(self) -> None:
-        self._send, self._receive = trio.open_memory_channel[machine.Event](math.inf)
+    # Inputs wait here, not in a trio channel: a channel hands an input straight to a
+    # waiting task, where `settle` could not see it before a handover.
+    _inbox: collections.deque[machine.Event] = attrs.field(factory=collections.deque)
+    _doorbell: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
 
     # --- the task --------------------------------------------------------------
 
@@ -149,17 +148,18 @@ class Service:
         return held
 
     def _post(self, event: machine.Event) -> None:
-        try:
-            self._send.send_nowait(event)
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            pass
+        self._inbox.append(event)
+        self._doorbell.unpark_all()
 
     async def _loop(self) -> None:
         while not self._exited:
+            if self._inbox:
+                self._feed(self._inbox.popleft())
+                continue
             deadline = min(self._timers.values(), default=math.inf)
-            with trio.move_on_at(deadline):
-                event = await self._receive.receive()
-                self._feed(event)
+            with trio.move_on_at(deadline) as waiting:
+                await self._doorbell.park()
+            if not waiting.cancelled_caught:
                 continue
             now = trio.current_time()
             for timer, when in list(self._timers.items()):
@@ -225,12 +225,8 @@ class Service:
 
     def settle(self) -> None:
         """Apply every input already received, so that the state is complete for a handover."""
-        while True:
-            try:
-                event = self._receive.receive_nowait()
-            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
-                return
-            self._feed(event)
+        while self._inbox and not self._exited:
+            self._feed(self._inbox.popleft())
 
     def export(self) -> Adopted | None:
         """What a re-executed daemon needs to carry on, or None if not supervising now."""

@@ -68,7 +68,6 @@ class Scanner:
         async with trio.open_nursery() as daemon:
             await daemon.start(self.reaper.run)
             await daemon.start(self._signals)
-            handover.release_signals()
             async with trio.open_nursery() as entries:
                 self._nursery = entries
                 for entry in list(self.entries.values()):
@@ -176,21 +175,45 @@ class Scanner:
 
     async def _signals(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                        ) -> None:
+        """Answer the daemon's signals; SIGHUP leaves the receiver first (see `_hold_signals`)."""
         wanted = (signal.SIGHUP, signal.SIGUSR1, signal.SIGALRM, *_STOP_SIGNALS)
-        with trio.open_signal_receiver(*wanted) as signals:
-            task_status.started()
-            async for signum in signals:
-                if signum in _STOP_SIGNALS:
-                    self.shutdown(force=self.stopping)
-                elif signum == signal.SIGALRM:
-                    self.rescan()
-                elif signum == signal.SIGUSR1:
-                    self.dump()
-                elif signum == signal.SIGHUP and not self.stopping:
-                    self.reexec()
+        while True:
+            with trio.open_signal_receiver(*wanted) as signals:
+                task_status.started()
+                task_status = trio.TASK_STATUS_IGNORED
+                handover.release_signals()  # held by a previous daemon or a failed re-exec
+                async for signum in signals:
+                    if signum in _STOP_SIGNALS:
+                        self.shutdown(force=self.stopping)
+                    elif signum == signal.SIGALRM:
+                        self.rescan()
+                    elif signum == signal.SIGUSR1:
+                        self.dump()
+                    elif signum == signal.SIGHUP and not self.stopping:
+                        await self._hold_signals()
+                        break
+            # Out of the receiver: the signals it had not handed us yet are pending, blocked.
+            self.reexec()
+
+    async def _hold_signals(self) -> None:
+        """Block the daemon's signals, and let trio pass on those already caught.
+
+        Once blocked, a signal stays pending in the kernel, across an exec. The
+        ones caught before are queued as trio callbacks; a callback queued after
+        them runs after them, and then closing the receiver re-raises every
+        signal still pending in it, into the blocked (kernel) set.
+        """
+        signal.pthread_sigmask(signal.SIG_BLOCK, handover.HELD_SIGNALS)
+        flushed = trio.Event()
+        trio.lowlevel.current_trio_token().run_sync_soon(flushed.set)
+        await flushed.wait()
 
     def reexec(self) -> None:
-        """Replace this process by a fresh copy of the program; services keep running."""
+        """Replace this process by a fresh copy of the program; services keep running.
+
+        Called with the signals held; returns (with them still held) only if the
+        exec did not happen, after saying so.
+        """
         for entry in self.entries.values():
             entry.settle()
         exported = [entry.export() for entry in self.entries.values()]

@@ -72,7 +72,7 @@ def _run(root: str, subreaper: bool, reexec_argv: list[str]) -> int:
 def _handover_command(args: list[str]) -> list[str]:
     from supervise.handover import command_line
 
-    return command_line(list(sys.orig_argv), sys.executable, args)
+    return command_line(list(sys.orig_argv), sys.executable, args, given=len(sys.argv) - 1)
 
 
 def _usage(why: str) -> int:
