@@ -31,10 +31,12 @@ typecheck: $(STAMP)
 
 # Measurements, not tests: each benchmarks/TOPIC.py prints its table, writes
 # benchmarks/results/TOPIC.md, and exits 0 even when a target is missed. BENCHFLAGS=--rounds=N
-BENCHES := clients runtools
+BENCHES := clients runtools svscan
+DEBS := daemontools runit s6
 bench: $(STAMP)
-	test -x /usr/bin/svstat && test -x /usr/bin/envdir || apt-get install -y daemontools || \
-		{ apt-get update && apt-get install -y daemontools; }
+	test -x /usr/bin/svstat && test -x /usr/bin/envdir && test -x /usr/bin/runsvdir && \
+		test -x /usr/bin/s6-svscan || apt-get install -y $(DEBS) || \
+		{ apt-get update && apt-get install -y $(DEBS); }
 	for topic in $(BENCHES); do $(BIN)/python -m benchmarks.$$topic $(BENCHFLAGS) || exit 1; done
 
 clean:
