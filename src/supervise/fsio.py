@@ -128,16 +128,17 @@ def directory(path: str, expected: tuple[int, int] | None = None) -> Iterator[in
 def replace_file(dir_fd: int, name: str, data: bytes, mode: int = 0o644) -> None:
     """Replace `name` atomically: write ``name.new``, then rename it over `name`.
 
-    A planted ``name.new`` (a symlink to another file, say) is removed first and
-    the new file is created with O_EXCL|O_NOFOLLOW, so nothing outside is written.
+    ``name.new`` is created with O_EXCL|O_NOFOLLOW; one already there (left by a
+    crash, or a planted symlink to another file) is removed and the create
+    retried, so nothing outside ``supervise/`` is ever written.
     """
     temp = name + ".new"
-    try:
-        os.unlink(temp, dir_fd=dir_fd)
-    except FileNotFoundError:
-        pass
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(temp, flags, mode, dir_fd=dir_fd)
+    try:
+        fd = os.open(temp, flags, mode, dir_fd=dir_fd)
+    except FileExistsError:  # left by a crash, or planted: never written through
+        os.unlink(temp, dir_fd=dir_fd)
+        fd = os.open(temp, flags, mode, dir_fd=dir_fd)
     try:
         view = memoryview(data)
         while view:

@@ -27,7 +27,7 @@ def raise_descriptor_limit(needed: int = 0) -> int:
             resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, ceiling))
             return ceiling
         except (ValueError, OSError):
-            pass  # not privileged: the hard limit is as far as we may go
+            pass  # not privileged (no CAP_SYS_RESOURCE): the hard limit is as far as we go
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return hard

@@ -211,7 +211,7 @@ class Service:
             begin = machine.initial(time.time(), settings.exists(service_fd, "down"))
             self.state = begin.state
             self._written.clear()
-            self._announce()
+            self._announce(supervise_fd)
             ok_path = f"open {self.path}/supervise/ok"
             fds.ok = _attempt(ok_path, fsio.open_fifo, supervise_fd, "ok")
         except BaseException:
@@ -483,8 +483,11 @@ class Service:
 
     # --- status files --------------------------------------------------------------
 
-    def _announce(self) -> None:
-        """Write the files whose contents changed: pid, stat, xstatus, then status."""
+    def _announce(self, supervise_fd: int | None = None) -> None:
+        """Write the files whose contents changed: pid, stat, xstatus, then status.
+
+        `supervise_fd`, during setup, saves opening the directories again.
+        """
         if self._fds is None:
             return
         record = machine.status_of(self.state)
@@ -498,19 +501,25 @@ class Service:
         if not changed:
             return
         try:
-            with self._directory() as service_fd, fsio.directory(
-                os.path.join(self.path, fsio.SUPERVISE)
-            ) as supervise_fd:
-                del service_fd  # opened only to check this is still our directory
-                for name, data in changed:
-                    fsio.replace_file(supervise_fd, name, data)
-                    self._written[name] = data
+            if supervise_fd is not None:
+                self._write(supervise_fd, changed)
+            else:
+                with self._directory() as service_fd, fsio.directory(
+                    os.path.join(self.path, fsio.SUPERVISE)
+                ) as opened:
+                    del service_fd  # opened only to check this is still our directory
+                    self._write(opened, changed)
         except OSError as error:
             self._faults.report(
                 "status", f"unable to write {self.path}/supervise/status: {describe(error)}"
             )
             return
         self._faults.clear("status")
+
+    def _write(self, supervise_fd: int, changed: list[tuple[str, bytes]]) -> None:
+        for name, data in changed:
+            fsio.replace_file(supervise_fd, name, data)
+            self._written[name] = data
 
 
 @attrs.frozen

@@ -108,7 +108,13 @@ class Scanner:
 
     def _add(self, key: scan.Key, name: str) -> None:
         assert self._nursery is not None
-        process.raise_descriptor_limit(FDS_BASE + FDS_PER_ENTRY * (len(self.entries) + 1))
+        needed = FDS_BASE + FDS_PER_ENTRY * (len(self.entries) + 1)
+        if process.raise_descriptor_limit(needed) < needed:
+            self._faults.report(
+                "nofile", f"{len(self.entries) + 1} services may need {needed} descriptors, "
+                "more than RLIMIT_NOFILE allows (its hard limit cannot be raised): "
+                "services past the limit cannot be supervised",
+            )
         try:
             entry = Entry.create(name, key, self.reaper, self._final, scan.has_log(name))
         except OSError as error:
