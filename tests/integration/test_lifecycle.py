@@ -29,7 +29,8 @@ async def test_child_environment(tmp_path: Path, start_daemon: Any) -> None:
     service = make_service(tmp_path, "env", 'echo "$0 $#" > argv; exec sleep 1000')
     start_daemon(service)
     pid = (await started(service)).pid
-    assert (service / "argv").read_text() == "./run 0\n"
+    argv = await eventually(lambda: (service / "argv").read_text(), what="argv written")
+    assert argv == "./run 0\n"
     assert os.readlink(f"/proc/{pid}/cwd") == str(service)
     assert int(_proc_stat(pid)[3]) == pid  # session id: setsid() happened
     fds = sorted(int(fd) for fd in os.listdir(f"/proc/{pid}/fd"))

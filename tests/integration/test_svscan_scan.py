@@ -224,7 +224,7 @@ async def test_directory_recreated_at_once_gets_a_new_supervision(
     make_service(root, "a", RUN)
     start_svscan(root)
     old = (await started(root / "a")).pid
-    shutil.rmtree(root / "a")
+    _remove_tree(root / "a")
     make_service(root, "a", RUN)
     await eventually(lambda: _starts(root / "a"), what="a ./run in the new directory")
     await eventually(lambda: not pid_alive(old), what="old ./run gone")
@@ -346,3 +346,19 @@ async def test_sigterm_stops_every_service_and_exits_0(
     daemon.signal(signal.SIGTERM)
     assert daemon.wait() == 0
     assert [pid for pid in pids if pid_alive(pid)] == []
+
+
+def _remove_tree(path: Path) -> None:
+    """``rm -rf``: repeated, as a user would, when the supervisor wrote a file meanwhile.
+
+    The old supervisor may still write ``supervise/status.new`` into the
+    directory while it is being removed (it is still its directory then), so
+    one pass of rmtree can find it not empty.
+    """
+    for _ in range(50):
+        try:
+            shutil.rmtree(path)
+            return
+        except OSError:
+            continue
+    shutil.rmtree(path)
