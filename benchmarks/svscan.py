@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import os
 import re
 import resource
@@ -57,6 +56,7 @@ from pathlib import Path
 from benchmarks import timing
 from benchmarks.clients import BIN, DEBIAN, ROOT, RUN, exit_on_sigterm
 from benchmarks.timing import Summary
+from supervise.process import become_subreaper
 
 OUTPUT = ROOT / "benchmarks" / "results" / "svscan.md"
 
@@ -78,7 +78,6 @@ MEMORY_LIMIT_MIB = 30.0
 STOP_LIMIT_MS = 700.0
 
 SERVICE_COMM = "sleep"
-PR_SET_CHILD_SUBREAPER = 36
 CAP_SYS_RESOURCE = 24
 TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 KIB_PER_MIB = 1024
@@ -208,14 +207,6 @@ def cost(procs: list[Stat]) -> dict[tuple[int, int], tuple[int, int]]:
 
 
 # --- children: spawned, reaped, killed by pid -------------------------------------------
-
-
-def become_subreaper() -> None:
-    """Make orphans of our descendants our children, so no run leaves one behind unseen."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        error = ctypes.get_errno()
-        raise OSError(error, os.strerror(error))
 
 
 def reap(exited: dict[int, int]) -> None:

@@ -9,7 +9,6 @@ grace is killed by pid and the test fails, naming it.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import time
@@ -19,47 +18,15 @@ from typing import Any
 
 import pytest
 
-from support import SVSCAN, Daemon
+from supervise.process import become_subreaper
+from support import SVSCAN, Daemon, cmdline, descendants
 
-PR_SET_CHILD_SUBREAPER = 36
 #: Seconds a test's processes get to finish after the test before they count as strays.
 GRACE = float(os.environ.get("STRAY_GRACE_SECONDS", "10"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
-
-
-def _parents() -> dict[int, tuple[int, str]]:
-    """pid -> (ppid, state letter) of every process on the machine."""
-    table: dict[int, tuple[int, str]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat_file:
-                fields = stat_file.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        table[int(entry)] = (int(fields[1]), fields[0])
-    return table
-
-
-def descendants(root: int | None = None) -> dict[int, str]:
-    """pid -> state of every live descendant of `root` (default: this process)."""
-    root = os.getpid() if root is None else root
-    table = _parents()
-    found: dict[int, str] = {}
-    frontier = [root]
-    while frontier:
-        parent = frontier.pop()
-        for pid, (ppid, state) in table.items():
-            if ppid == parent and pid not in found:
-                found[pid] = state
-                frontier.append(pid)
-    return found
+    become_subreaper()
 
 
 def _reap_zombies(pids: set[int]) -> None:
@@ -68,14 +35,6 @@ def _reap_zombies(pids: set[int]) -> None:
             os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
             pass
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        return "?"
 
 
 @pytest.fixture(autouse=True)
@@ -92,7 +51,7 @@ def no_stray_processes() -> Iterator[None]:
             break
         time.sleep(0.05)
     if strays:
-        names = {pid: _cmdline(pid) for pid in strays}
+        names = {pid: cmdline(pid) for pid in strays}
         for pid in strays:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -117,13 +76,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = f"interop test skipped under CI=true: {report.longrepr}"
 
 
-@pytest.fixture
-def start_daemon() -> Iterator[Callable[..., Daemon]]:
-    """Start our daemon on directories; every one started is stopped (by pid) at teardown."""
+def _daemons(program: Callable[..., Daemon]) -> Iterator[Callable[..., Daemon]]:
+    """A fixture body: start daemons with `program`; stop every one still running (by pid)."""
     running: list[Daemon] = []
 
-    def start(*dirs: Path, **kwargs: Any) -> Daemon:
-        daemon = Daemon(*dirs, **kwargs)
+    def start(*args: Any, **kwargs: Any) -> Daemon:
+        daemon = program(*args, **kwargs)
         running.append(daemon)
         return daemon
 
@@ -131,19 +89,19 @@ def start_daemon() -> Iterator[Callable[..., Daemon]]:
     for daemon in running:
         if daemon.process.poll() is None:
             daemon.stop()
+
+
+@pytest.fixture
+def start_daemon() -> Iterator[Callable[..., Daemon]]:
+    """Start our supervise on directories (``start_daemon(dir, ...)``)."""
+    yield from _daemons(Daemon)
 
 
 @pytest.fixture
 def start_svscan() -> Iterator[Callable[..., Daemon]]:
-    """Start our svscan on a root (``start_svscan(root, "-s")``); stopped by pid at teardown."""
-    running: list[Daemon] = []
+    """Start our svscan on a root (``start_svscan(root, "-s")``)."""
 
-    def start(root: Path, *options: str, **kwargs: Any) -> Daemon:
-        daemon = Daemon(root, program=[*SVSCAN, *options], **kwargs)
-        running.append(daemon)
-        return daemon
+    def svscan(root: Path, *options: str, **kwargs: Any) -> Daemon:
+        return Daemon(root, program=[*SVSCAN, *options], **kwargs)
 
-    yield start
-    for daemon in running:
-        if daemon.process.poll() is None:
-            daemon.stop()
+    yield from _daemons(svscan)

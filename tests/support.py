@@ -204,3 +204,40 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
 
+
+def process_table() -> dict[int, tuple[int, str]]:
+    """pid -> (ppid, state letter) of every process on the machine."""
+    table: dict[int, tuple[int, str]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat_file:
+                fields = stat_file.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        table[int(entry)] = (int(fields[1]), fields[0])
+    return table
+
+
+def descendants(root: int | None = None) -> dict[int, str]:
+    """pid -> state of every live descendant of `root` (default: this process)."""
+    root = os.getpid() if root is None else root
+    table = process_table()
+    found: dict[int, str] = {}
+    frontier = [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, state) in table.items():
+            if ppid == parent and pid not in found:
+                found[pid] = state
+                frontier.append(pid)
+    return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "?"

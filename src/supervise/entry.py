@@ -128,21 +128,23 @@ class Entry:
         self.on_final(self, code)
 
     async def _keep_main(self, service: Service) -> None:
-        while True:
-            await service.run()
-            if not await self._retake_later(self._stop_main):
-                return
-            service = self._new_main()
+        await self._keep(service, self._stop_main, self._new_main)
 
     async def _keep_log(self, service: Service) -> None:
         try:
-            while True:
-                await service.run()
-                if not await self._retake_later(self._stop_log):
-                    return
-                service = self._new_log()
+            await self._keep(service, self._stop_log, self._new_log)
         finally:
             self._log_gone.set()
+
+    async def _keep(
+        self, service: Service, stop: trio.Event, renew: Callable[[], Service]
+    ) -> None:
+        """Supervise `service`; after a release, take the directory again unless stopped."""
+        while True:
+            await service.run()
+            if not await self._retake_later(stop):
+                return
+            service = renew()
 
     async def _retake_later(self, stop: trio.Event) -> bool:
         """After a release: wait `RETAKE_DELAY` unless stopped; whether to take it again."""

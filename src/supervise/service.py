@@ -504,11 +504,12 @@ class Service:
             if supervise_fd is not None:
                 self._write(supervise_fd, changed)
             else:
-                with self._directory() as service_fd, fsio.directory(
-                    os.path.join(self.path, fsio.SUPERVISE)
-                ) as opened:
-                    del service_fd  # opened only to check this is still our directory
-                    self._write(opened, changed)
+                with self._directory() as service_fd:
+                    opened = fsio.open_dir(fsio.SUPERVISE, service_fd)
+                    try:
+                        self._write(opened, changed)
+                    finally:
+                        os.close(opened)
         except OSError as error:
             self._faults.report(
                 "status", f"unable to write {self.path}/supervise/status: {describe(error)}"

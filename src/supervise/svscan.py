@@ -142,7 +142,10 @@ class Scanner:
             fd = None
         self._inotify_fd = fd
         if fd is None:
-            say.warning(f"unable to watch {self.root} with inotify: rescanning every 5 seconds")
+            say.warning(
+                f"unable to watch {self.root} with inotify: "
+                f"rescanning every {FALLBACK_SCAN:g} seconds"
+            )
         self.rescan()
         while True:
             if fd is None:

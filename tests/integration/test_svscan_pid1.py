@@ -33,7 +33,16 @@ import pytest
 import trio
 
 from supervise.status import RunState
-from support import PATIENCE, SVSCAN, Daemon, eventually, make_service, read_status, started
+from support import (
+    PATIENCE,
+    SVSCAN,
+    Daemon,
+    cmdline,
+    eventually,
+    make_service,
+    read_status,
+    started,
+)
 
 UNSHARE = "/usr/bin/unshare"
 NAMESPACE = [UNSHARE, "--pid", "--fork", "--mount-proc"]
@@ -113,14 +122,6 @@ def _descendants(root: int) -> dict[int, Proc]:
     return found
 
 
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        return ""
-
-
 def _ns_pid(pid: int) -> int | None:
     """The pid of host process `pid` in its own (innermost) PID namespace."""
     try:
@@ -180,7 +181,7 @@ class Namespaced:
                 if code is not None:  # not worth retrying: say why at once
                     raise RuntimeError(f"unshare exited {code}: {self.unshare.stderr()!r}")
                 kids = [p.pid for p in _all().values() if p.ppid == self.unshare.pid]
-                return kids[0] if kids and _cmdline(kids[0]).endswith(str(self.root)) else 0
+                return kids[0] if kids and cmdline(kids[0]).endswith(str(self.root)) else 0
 
             pid = await eventually(child, what="svscan started inside the namespace")
             assert isinstance(pid, int)
@@ -273,7 +274,7 @@ async def test_pid1_reaps_orphans_and_never_steals_a_service_status(
     async def watch_orphans() -> None:
         while True:
             for proc in namespace.processes().values():
-                if proc.state != "Z" and _cmdline(proc.pid) == ORPHAN_CMDLINE:
+                if proc.state != "Z" and cmdline(proc.pid) == ORPHAN_CMDLINE:
                     seen.setdefault(proc.pid, proc)
                     if proc.ppid == init:
                         adopted.add(proc.pid)
@@ -319,7 +320,7 @@ async def test_pid1_reaps_orphans_and_never_steals_a_service_status(
         assert host is not None, f"namespace pid {ns_pid} is gone"
         proc = _proc(host)
         assert proc is not None and proc.ppid == init and proc.state != "Z"
-        assert _cmdline(host) == "sleep 1000"
+        assert cmdline(host) == "sleep 1000"
 
     namespace.terminate()
     assert namespace.unshare.wait() == 0, namespace.unshare.stderr()

@@ -34,6 +34,7 @@ from support import (
     make_service,
     peer,
     pid_alive,
+    process_table,
     read_extra,
     read_status,
     send,
@@ -173,18 +174,8 @@ def svstat(*services: Path) -> str:
 
 def zombies_of(pid: int) -> list[int]:
     """Children of `pid` that have exited and not been reaped."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] == "Z" and int(fields[1]) == pid:
-            found.append(int(entry))
-    return found
+    return [child for child, (ppid, state) in process_table().items()
+            if state == "Z" and ppid == pid]
 
 
 class DaemonDied(Exception):
