@@ -131,7 +131,12 @@ def read_status(service: Path) -> status.Status:
 
 
 def read_extra(service: Path) -> status.Extra:
-    return status.unpack_extra((service / "supervise" / "xstatus").read_bytes())
+    """The xstatus record; none written means nothing extra (the daemon skips it then)."""
+    try:
+        data = (service / "supervise" / "xstatus").read_bytes()
+    except FileNotFoundError:
+        return status.Extra()
+    return status.unpack_extra(data)
 
 
 def supervisor_listening(service: Path) -> bool:

@@ -66,6 +66,24 @@ def take_lock(supervise_fd: int) -> int:
     return fd
 
 
+def make_fifo(supervise_fd: int, name: str) -> None:
+    """Create FIFO `name` (0600) if missing, without opening it; `NotFifo` if it is not one.
+
+    How ``ok`` is made ready before the first status is written, while no
+    client may see it open yet.
+    """
+    try:
+        os.mkfifo(name, 0o600, dir_fd=supervise_fd)
+        return
+    except FileExistsError:
+        pass
+    info = os.stat(name, dir_fd=supervise_fd, follow_symlinks=False)
+    if stat.S_ISLNK(info.st_mode):
+        raise NotFifo(errno.ELOOP, "a symbolic link, not a FIFO")
+    if not stat.S_ISFIFO(info.st_mode):
+        raise NotFifo(errno.EINVAL, "not a FIFO")
+
+
 def open_fifo(supervise_fd: int, name: str, *, read_write: bool = False) -> int:
     """Create FIFO `name` (0600) if missing and open it non-blocking: read-only or read-write.
 

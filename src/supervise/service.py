@@ -31,6 +31,8 @@ T = TypeVar("T")
 
 #: Longest wait between two attempts to set up a broken directory.
 MAX_SETUP_DELAY = 10.0
+#: The extra record of a service that has nothing to add to ``status``.
+_NOTHING_EXTRA = status.Extra()
 
 
 class SetupError(Exception):
@@ -99,29 +101,26 @@ class Service:
 
     async def run(self) -> None:
         """Set the directory up (retrying), or carry on after `resume`; supervise until it exits."""
-        if self._fds is not None:  # resumed from a handover: its children are already ours
-            first_actions: tuple[machine.Action, ...] | None = ()
-        else:
-            first_actions = await self._setup_until_done()
-        if first_actions is None:
-            self.settled.set()
-            return
-        fds = self._require_fds()
+        resumed = self._fds is not None  # after a handover: its children are already ours
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                nursery.start_soon(self._read_control, fds.control)
-                if self._ready_fd is not None:
-                    nursery.start_soon(self._read_ready, self._ready_fd, self._generation)
-                self._act(first_actions)
-                self._drain()
+                if resumed:
+                    if self._ready_fd is not None:
+                        nursery.start_soon(self._read_ready, self._ready_fd, self._generation)
+                    self._drain()
+                elif not await self._setup_until_done():
+                    return
+                nursery.start_soon(self._read_control, self._require_fds().control)
                 self.settled.set()
                 await self._loop()
                 nursery.cancel_scope.cancel()
         finally:
+            self.settled.set()
             self._nursery = None
+            if self._fds is not None:
+                self._fds.close()
             self._fds = None  # the numbers may be reused: nothing may touch them now
-            fds.close()
 
     def shutdown(self, force: bool = False) -> None:
         """Ask the service to go down and the directory to be released (daemon SIGTERM)."""
@@ -169,36 +168,45 @@ class Service:
 
     # --- setup -----------------------------------------------------------------
 
-    async def _setup_until_done(self) -> tuple[machine.Action, ...] | None:
+    async def _setup_until_done(self) -> bool:
+        """Take the directory and start what it asks for; retry a broken one. Whether taken."""
         delay = 1.0
         while not self._stop.is_set():
             try:
-                return self._setup()
+                self._setup()
+                return True
             except fsio.LockHeld:
                 fatal(f"unable to acquire {self.path}/supervise/lock: temporary failure")
                 self.refused = True
-                return None
+                return False
             except SetupError as error:
                 self._faults.report("setup", str(error))
             self.settled.set()
             with trio.move_on_after(delay):
                 await self._stop.wait()
             delay = min(delay * 2, MAX_SETUP_DELAY)
-        return None
+        return False
 
-    def _setup(self) -> tuple[machine.Action, ...]:
-        """daemontools' order: supervise/, lock, control, status, ok; the first actions."""
+    def _setup(self) -> None:
+        """daemontools' order: supervise/, lock, control, status, ok.
+
+        The first actions (usually: start ./run) are carried out before the first
+        status is written, so one batch of files says "up" (creating files is
+        what setting up a directory mostly costs). ``ok`` is made and checked
+        before, but opened for reading only after that status is in place: a
+        client sees the supervisor once the status it reads is ours.
+        """
         with _attempt_dir(f"open {self.path}", self.path) as service_fd:
             self._identity = fsio.identity(service_fd)
             supervise_fd = _attempt(
                 f"open {self.path}/supervise", fsio.open_supervise_dir, service_fd
             )
             try:
-                return self._take(service_fd, supervise_fd)
+                self._take(service_fd, supervise_fd)
             finally:
                 os.close(supervise_fd)
 
-    def _take(self, service_fd: int, supervise_fd: int) -> tuple[machine.Action, ...]:
+    def _take(self, service_fd: int, supervise_fd: int) -> None:
         fds = Descriptors(
             _attempt(f"open {self.path}/supervise/lock", fsio.take_lock, supervise_fd)
         )
@@ -207,19 +215,22 @@ class Service:
                 f"open {self.path}/supervise/control", fsio.open_fifo, supervise_fd, "control",
                 read_write=True,
             )
-            self._fds = fds
-            begin = machine.initial(time.time(), settings.exists(service_fd, "down"))
-            self.state = begin.state
-            self._written.clear()
-            self._announce(supervise_fd)
-            ok_path = f"open {self.path}/supervise/ok"
-            fds.ok = _attempt(ok_path, fsio.open_fifo, supervise_fd, "ok")
+            _attempt(f"create {self.path}/supervise/ok", fsio.make_fifo, supervise_fd, "ok")
         except BaseException:
-            self._fds = None
             fds.close()
             raise
+        self._fds = fds
         self._faults.clear("setup")
-        return begin.actions
+        begin = machine.initial(time.time(), settings.exists(service_fd, "down"))
+        self.state = begin.state
+        self._written.clear()
+        self._act(begin.actions)
+        self._step_queued()
+        self._announce(supervise_fd)
+        try:
+            fds.ok = fsio.open_fifo(supervise_fd, "ok")
+        except OSError as error:  # made and checked a moment ago: replaced meanwhile
+            self._faults.report("ok", f"unable to open {self.path}/supervise/ok: {describe(error)}")
 
     # --- handing over to a re-executed daemon (svscan's SIGHUP) ----------------------
 
@@ -272,6 +283,10 @@ class Service:
 
     def _drain(self) -> None:
         """Step through queued inputs (a spawn queues its outcome), then write the status."""
+        self._step_queued()
+        self._announce()
+
+    def _step_queued(self) -> None:
         while self._queue:
             current = self._queue.popleft()
             try:
@@ -283,7 +298,6 @@ class Service:
             self.state = transition.state
             self._act(transition.actions)
             self._tell_if_final(before)
-        self._announce()
 
     def _tell_if_final(self, before: machine.State) -> None:
         """Call `on_final` when ./run (and ./finish) ended and nothing will restart it."""
@@ -491,12 +505,15 @@ class Service:
         if self._fds is None:
             return
         record = machine.status_of(self.state)
-        contents = (
+        extra = machine.extra_of(self.state, self._notify)
+        contents = [
             ("pid", status.pid_text(record.pid)),
             ("stat", machine.stat_of(self.state)),
-            ("xstatus", status.pack_extra(machine.extra_of(self.state, self._notify), record)),
+            ("xstatus", status.pack_extra(extra, record)),
             ("status", status.pack(record)),
-        )
+        ]
+        if extra == _NOTHING_EXTRA and "xstatus" not in self._written:
+            del contents[2]  # a reader without xstatus assumes just that: one file less to create
         changed = [(name, data) for name, data in contents if self._written.get(name) != data]
         if not changed:
             return

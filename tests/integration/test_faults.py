@@ -45,6 +45,12 @@ async def test_broken_directories_beside_a_good_one(tmp_path: Path, start_daemon
     control_link = make_service(tmp_path, "control-link", "exec sleep 1000")
     (control_link / "supervise").mkdir(mode=0o700)
     (control_link / "supervise" / "control").symlink_to("/etc/passwd")
+    ok_file = make_service(tmp_path, "ok-file", "touch ran; exec sleep 1000")
+    (ok_file / "supervise").mkdir(mode=0o700)
+    (ok_file / "supervise" / "ok").write_text("not a fifo")
+    ok_link = make_service(tmp_path, "ok-link", "touch ran; exec sleep 1000")
+    (ok_link / "supervise").mkdir(mode=0o700)
+    (ok_link / "supervise" / "ok").symlink_to("/etc/passwd")
     supervise_file = make_service(tmp_path, "supervise-file", "exec sleep 1000")
     (supervise_file / "supervise").write_text("")
     unwritable = make_service(tmp_path, "unwritable", "exec sleep 1000")
@@ -56,6 +62,8 @@ async def test_broken_directories_beside_a_good_one(tmp_path: Path, start_daemon
         run_dir: "unable to start {}/run: access denied",
         control_file: "unable to open {}/supervise/control: not a FIFO",
         control_link: "unable to open {}/supervise/control: a symbolic link, not a FIFO",
+        ok_file: "unable to create {}/supervise/ok: not a FIFO",
+        ok_link: "unable to create {}/supervise/ok: a symbolic link, not a FIFO",
         supervise_file: "unable to open {}/supervise: not a directory",
         unwritable: "unable to open {}/supervise/lock:",
     }
@@ -71,6 +79,8 @@ async def test_broken_directories_beside_a_good_one(tmp_path: Path, start_daemon
     for path in broken:
         assert len(_lines_about(daemon, path)) == 1, daemon.stderr()
     assert (tmp_path / "control-link" / "supervise" / "control").is_symlink()
+    # ok is checked before ./run starts: a directory that cannot be taken runs nothing
+    assert not (ok_file / "ran").exists() and not (ok_link / "ran").exists()
     await _good_service_still_obeys(good)
     # fixing a directory is picked up by the retry
     (not_exec / "run").write_text("#!/bin/sh\nexec sleep 1000\n")

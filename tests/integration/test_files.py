@@ -7,6 +7,9 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import trio
+
+from supervise import layout, status
 from support import (
     IGNORE_TERM_RUN,
     eventually,
@@ -36,6 +39,46 @@ async def test_modes_and_files(tmp_path: Path, start_daemon: Any) -> None:
     send(service, b"d")
     await eventually(lambda: (sup / "stat").read_text() == "down\n")
     assert (sup / "pid").read_text() == ""
+
+
+async def test_first_status_is_in_place_before_ok_listens(
+    tmp_path: Path, start_daemon: Any
+) -> None:
+    """daemontools' order: a client that finds the supervisor listening reads its status.
+
+    The first status is written once ./run has started, so it already says "up".
+    """
+    service = make_service(tmp_path, "o", "exec sleep 1000")
+    start_daemon(service)
+    sup = service / "supervise"
+    with trio.fail_after(20):
+        while not supervisor_listening(service):
+            await trio.lowlevel.checkpoint()
+    record = read_status(service)
+    assert record.pid > 0 and (sup / "pid").read_text() == f"{record.pid}\n"
+
+
+async def test_xstatus_only_when_it_has_something_to_add(
+    tmp_path: Path, start_daemon: Any
+) -> None:
+    """A plain service that is up has no xstatus; once ./run has exited, it holds how."""
+    service = make_service(tmp_path, "x", "exec sleep 1000")
+    start_daemon(service)
+    await started(service)
+    xstatus = service / "supervise" / "xstatus"
+    assert not xstatus.exists()
+    send(service, b"d")
+    await eventually(lambda: read_status(service).pid == 0)
+    await eventually(lambda: xstatus.exists())
+    extra = status.unpack_extra(xstatus.read_bytes())
+    assert extra.flags & status.ExtraFlag.EXITED and extra.exit_signal == 15
+    send(service, b"u")
+    await started(service)
+    # once written, kept up to date: bound to the status of the new start
+    status_file = service / "supervise" / "status"
+    await eventually(
+        lambda: layout.extra_matches(xstatus.read_bytes(), status_file.read_bytes())
+    )
 
 
 async def test_stat_text_while_term_is_ignored(tmp_path: Path, start_daemon: Any) -> None:

@@ -1,0 +1,229 @@
+"""Input bytes into multilog's lines, and what each log directory gets from them, in order.
+
+Pure. multilog builds each line in a 1000-byte buffer, its label included: those first
+1000 bytes (the head) decide whether the line is selected and what ``e`` prints. A
+longer line is not split: its rest (the tail) streams on to the directories that
+selected its head. A line goes out when its newline arrives (or its head is full), and
+multilog flushes its directory buffers before each read of input, 1024 bytes at most.
+
+Two ways through, the same bytes out:
+
+- `Splitter.fast` for a script without ``+``, ``-`` or ``e`` (``svlog t ./main``, the
+  usual case): the output of a whole read in a few C calls (``bytes.replace`` puts the
+  label after every newline).
+- `Splitter.feed` for the other scripts, and for a read during which a directory will be
+  rotated: per directory, multilog's buffer operations in order (``PUT`` a head, ``PUTC``
+  bytes one by one, ``FLUSH`` before a read), from which `svlog.rotation` finds where
+  multilog would have ended ``current``. A read is cut into 1024-byte segments, the reads
+  multilog would have made of the same bytes.
+
+Labels: every line that starts in a read gets the label of that read (the time the
+``read`` returned its first byte). multilog takes a new reading of the clock for each
+line as its loop reaches it, microseconds apart within one read; the labels have the
+same form and order, svlog's are equal within a read.
+"""
+
+from __future__ import annotations
+
+from svlog.pattern import Pattern
+from svlog.script import Directory, Script, Select, Stderr
+
+HEAD = 1000  # multilog's line buffer, label included
+SEGMENT = 1024  # multilog's read size
+ELLIPSIS_AT = 200  # `e` prints this much of a longer head, then "..."
+
+PUT = 0  # buffer_put of a line's head
+PUTC = 1  # buffer_PUTC of each byte: a tail, a newline
+FLUSH = 2  # buffer_flush before a read
+
+_SELECT, _STDERR, _DIRECTORY = 0, 1, 2
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    Op = tuple[int, bytes]
+    #: (line, open, tail, tail_to): where a line stands between two reads
+    State = tuple[bytes, bool, bool, tuple[bool, ...]]
+
+
+class Batch:
+    """What one read (or the end of input) gives: each directory's operations, and stderr."""
+
+    __slots__ = ("ops", "errors")
+
+    def __init__(self, directories: int) -> None:
+        self.ops: list[list[Op]] = [[] for _ in range(directories)]
+        self.errors: list[bytes] = []
+
+    def size(self, index: int) -> int:
+        return sum(len(data) for _, data in self.ops[index])
+
+    def data(self, index: int) -> bytes:
+        return b"".join(data for _, data in self.ops[index])
+
+    def flush(self) -> None:
+        for ops in self.ops:
+            if ops and ops[-1][0] != FLUSH:
+                ops.append((FLUSH, b""))
+
+
+class Splitter:
+    """The line being read, across reads; turns each read into what goes where."""
+
+    __slots__ = ("_steps", "_count", "_line", "_open", "_tail", "_tail_to")
+
+    def __init__(self, script: Script) -> None:
+        self._steps = tuple(_step(action) for action in script.actions)
+        self._count = len(script.directories)
+        self._line = bytearray()  # the head so far, label included
+        self._open = False  # a line has begun
+        self._tail = False  # its head has gone out; the rest streams
+        self._tail_to: tuple[bool, ...] = ()  # the directories that selected it
+
+    @property
+    def at_line_start(self) -> bool:
+        """No line begun: what multilog's SIGTERM waits for before it exits."""
+        return not self._open
+
+    def save(self) -> State:
+        return bytes(self._line), self._open, self._tail, self._tail_to
+
+    def restore(self, state: State) -> None:
+        line, self._open, self._tail, self._tail_to = state
+        self._line = bytearray(line)
+
+    # --- the fast path: no selection, every directory gets the same bytes ---------------
+
+    def fast(self, data: bytes, prefix: bytes) -> bytes:
+        """The bytes every directory gets for `data`, `prefix` before each new line.
+
+        Only for a script whose actions are all directories.
+        """
+        first = data.find(b"\n")
+        if first < 0:
+            return self._partial(data, prefix)
+        out = []
+        start = 0
+        if self._open:
+            if not self._tail:
+                out.append(bytes(self._line))
+            out.append(data[: first + 1])
+            self._close()
+            start = first + 1
+        last = data.rfind(b"\n")
+        if last >= start:
+            block = data[start : last + 1]
+            if prefix:
+                block = prefix + block[:-1].replace(b"\n", b"\n" + prefix) + b"\n"
+            out.append(block)
+        out.append(self._partial(data[last + 1 :], prefix))
+        return b"".join(out)
+
+    def _partial(self, data: bytes, prefix: bytes) -> bytes:
+        """A line's bytes before its newline: held while the head is short, else out."""
+        if not data:
+            return b""
+        if self._tail:
+            return data
+        if not self._open:
+            self._open = True
+            self._line = bytearray(prefix)
+        self._line += data
+        if len(self._line) < HEAD:
+            return b""
+        self._tail, self._tail_to = True, (True,) * self._count
+        head = bytes(self._line)
+        self._line.clear()
+        return head
+
+    def _close(self) -> None:
+        self._open = self._tail = False
+        self._line.clear()
+
+    # --- the general path: multilog's operations, segment by segment ---------------------
+
+    def feed(self, data: bytes, prefix: bytes) -> Batch:
+        """Each directory's operations for `data`, `prefix` before each new line."""
+        batch = Batch(self._count)
+        for start in range(0, len(data), SEGMENT):
+            self._segment(data, start, min(start + SEGMENT, len(data)), prefix, batch)
+            batch.flush()
+        return batch
+
+    def end(self) -> Batch:
+        """End of input: a line begun gets its newline, as multilog gives it one."""
+        batch = Batch(self._count)
+        if self._tail:
+            self._put(batch, PUTC, b"\n", self._tail_to)
+        elif self._open:
+            self._put_line(batch, bytes(self._line), ended=True)
+        self._close()
+        batch.flush()
+        return batch
+
+    def _segment(self, data: bytes, at: int, end: int, prefix: bytes, batch: Batch) -> None:
+        while at < end:
+            if self._tail:
+                newline = data.find(b"\n", at, end)
+                stop = end if newline < 0 else newline + 1
+                self._put(batch, PUTC, data[at:stop], self._tail_to)
+                if newline >= 0:
+                    self._close()
+                at = stop
+                continue
+            if not self._open:
+                self._open = True
+                self._line = bytearray(prefix)
+            room = HEAD - len(self._line)
+            newline = data.find(b"\n", at, min(end, at + room))
+            if newline >= 0:
+                self._line += data[at:newline]
+                self._put_line(batch, bytes(self._line), ended=True)
+                self._close()
+                at = newline + 1
+            elif end - at >= room:
+                self._line += data[at : at + room]
+                self._tail_to = self._put_line(batch, bytes(self._line), ended=False)
+                self._tail = True
+                self._line.clear()
+                at += room
+            else:
+                self._line += data[at:end]
+                at = end
+
+    def _put_line(self, batch: Batch, head: bytes, ended: bool) -> tuple[bool, ...]:
+        """Decide `head`'s selection, say it on stderr if asked, give it to its directories."""
+        chosen = self._choose(head, batch)
+        self._put(batch, PUT, head, chosen)
+        if ended:
+            self._put(batch, PUTC, b"\n", chosen)
+        return chosen
+
+    def _choose(self, head: bytes, batch: Batch) -> tuple[bool, ...]:
+        """multilog's actions in order: +/- change the selection, e and directories use it."""
+        selected = True
+        chosen = []
+        for kind, include, pattern in self._steps:
+            if kind == _SELECT:
+                if selected != include and pattern is not None and pattern.matches(head):
+                    selected = include
+            elif kind == _DIRECTORY:
+                chosen.append(selected)
+            elif selected:
+                batch.errors.append(
+                    head[:ELLIPSIS_AT] + b"...\n" if len(head) > ELLIPSIS_AT else head + b"\n"
+                )
+        return tuple(chosen)
+
+    @staticmethod
+    def _put(batch: Batch, kind: int, data: bytes, chosen: tuple[bool, ...]) -> None:
+        for ops, selected in zip(batch.ops, chosen, strict=True):
+            if selected:
+                ops.append((kind, data))
+
+
+def _step(action: Select | Stderr | Directory) -> tuple[int, bool, Pattern | None]:
+    if isinstance(action, Select):
+        return _SELECT, action.include, Pattern(action.pattern)
+    if isinstance(action, Stderr):
+        return _STDERR, False, None
+    return _DIRECTORY, False, None
