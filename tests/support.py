@@ -246,3 +246,77 @@ def cmdline(pid: int) -> str:
             return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
     except OSError:
         return "?"
+
+
+# --- svscan trees with log pipes (shared by the log and re-adoption tests) ---------------
+
+LOGGER = "exec cat >> ./lines"
+
+#: Writes 1, 2, 3... forever (a short pause every 100 lines); says "end" on TERM.
+NUMBERS = (
+    "trap 'echo end; exit 0' TERM\n"
+    "i=1\n"
+    "while :; do\n"
+    "  echo $i\n"
+    "  i=$((i+1))\n"
+    "  case $i in *00) sleep 0.01;; esac\n"
+    "done"
+)
+
+
+def scan_root(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    root.mkdir()
+    return root
+
+
+def with_log(root: Path, name: str, run: str, log_run: str = LOGGER, **files: str) -> Path:
+    service = make_service(root, name, run, **files)
+    make_service(service, "log", log_run)
+    return service
+
+
+def log_lines(log: Path) -> list[str]:
+    path = log / "lines"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def proc_state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def idle_cat(pid: int) -> bool:
+    """Whether `pid` is ``cat`` asleep in read() on an empty pipe: it holds no line unwritten."""
+    with open(f"/proc/{pid}/comm") as f:
+        if f.read().strip() != "cat":
+            return False
+    with open(f"/proc/{pid}/wchan") as f:
+        return "pipe_read" in f.read()
+
+
+async def new_pid(service: Path, old: int) -> int:
+    def fresh() -> int:
+        record = read_status(service)
+        return record.pid if record.pid not in (0, old) else 0
+
+    pid = await eventually(fresh, what=f"{service} up again")
+    assert isinstance(pid, int)
+    return pid
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """Process `pid`'s memory from ``/proc/PID/smaps_rollup``, in KiB by field (``Rss``,
+    ``Pss``, ``Anonymous``...); OSError if it is gone.
+
+    PSS moves when other processes sharing the same pages start or exit; ``Rss`` and
+    ``Anonymous`` (the heap) are what grows with a leak.
+    """
+    values: dict[str, int] = {}
+    with open(f"/proc/{pid}/smaps_rollup") as rollup:
+        for line in rollup:
+            name, colon, rest = line.partition(":")
+            words = rest.split()
+            if colon and len(words) == 2 and words[1] == "kB":
+                values[name] = int(words[0])
+    return values

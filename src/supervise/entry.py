@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 import trio
 
-from supervise import fsio
+from supervise import adoption, fsio
 from supervise.reaper import Reaper
 from supervise.scan import Key
 from supervise.service import Adopted, Service
@@ -56,10 +56,13 @@ class Entry:
 
     @classmethod
     def create(cls, name: str, key: Key, reaper: Reaper, on_final: Finals, log: bool) -> Entry:
-        """A new entry; with a log pipe if `log` (the pipe is close-on-exec for everyone else)."""
+        """A new entry; with a log pipe if `log` (the pipe is close-on-exec for everyone else).
+
+        The pipe of a killed svscan is taken back when its logger or service still runs.
+        """
         if not log:
             return cls(name, key, reaper, on_final)
-        read_end, write_end = os.pipe2(os.O_CLOEXEC)
+        read_end, write_end = adoption.recover_pipe(name) or os.pipe2(os.O_CLOEXEC)
         return cls(name, key, reaper, on_final, read_end, write_end)
 
     # --- life ----------------------------------------------------------------------

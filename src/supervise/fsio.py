@@ -115,6 +115,18 @@ def open_fifo(supervise_fd: int, name: str, *, read_write: bool = False) -> int:
         raise
 
 
+def read_small(dir_fd: int, name: str, most: int = 64) -> bytes | None:
+    """The first `most` bytes of `name` (never through a symlink); None if it does not exist."""
+    try:
+        fd = os.open(name, os.O_RDONLY | _NOFOLLOW, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return None
+    try:
+        return os.read(fd, most)
+    finally:
+        os.close(fd)
+
+
 class Replaced(OSError):
     """The directory at a path is no longer the one we took (removed and recreated)."""
 

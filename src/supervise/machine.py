@@ -35,6 +35,8 @@ KILL_REPEAT = 5.0
 PERMANENT_FAILURE = 125
 #: Longest wait before retrying a start that could not spawn.
 MAX_SPAWN_BACKOFF = 10.0
+#: (code, signal) of a ./run whose exit status we cannot know (see `RunExited`).
+UNKNOWN_EXIT = (None, 0)
 
 
 class Phase(enum.Enum):
@@ -79,7 +81,8 @@ class SpawnFailed:
 class RunExited:
     """./run ended: exit `code` (None if killed) and `signal` (0 if it exited).
 
-    `has_finish` says whether an executable ./finish exists now.
+    `has_finish` says whether an executable ./finish exists now. (None, 0) is
+    `UNKNOWN_EXIT`: an adopted ./run, not our child, whose status we never see.
     """
 
     code: int | None
@@ -232,6 +235,28 @@ def initial(now: float, down_file: bool) -> Transition:
     if down_file:
         return Transition(state)
     return _start(state, now)
+
+
+def adopted(record: Status, extra: Extra | None) -> State:
+    """The state of a ./run (or ./finish) left running by a supervisor that died.
+
+    `record` is the status that supervisor wrote last, `extra` its xstatus if
+    bound to that status. The process is the driver's to verify (same pid,
+    same start time); the state carries on from the record: its stamp, want,
+    pause, TERM sent, and readiness as far as it was reported.
+    """
+    phase = Phase.FINISH if record.run_state is RunState.FINISH else Phase.RUN
+    flags = ExtraFlag(0) if extra is None else extra.flags
+    started = record.stamp.micros() / 1e6  # as written: from_unix gives back the same label
+    ready = phase is Phase.RUN and bool(flags & ExtraFlag.READY)
+    ready_stamp = None
+    if ready and extra is not None and extra.ready_stamp is not None:
+        ready_stamp = extra.ready_stamp.micros() / 1e6
+    return State(
+        phase=phase, want=record.want, paused=record.paused, term_sent=record.term_sent,
+        failed=bool(flags & ExtraFlag.FAILED), ready=ready, ready_stamp=ready_stamp,
+        pid=record.pid, stamp=started, last_start=started,
+    )
 
 
 # --- cells -------------------------------------------------------------------
@@ -500,7 +525,7 @@ def extra_of(state: State, notify: bool) -> Extra:
     for flag, on in (
         (ExtraFlag.READY, state.ready),
         (ExtraFlag.FAILED, state.failed),
-        (ExtraFlag.EXITED, state.last_exit is not None),
+        (ExtraFlag.EXITED, state.last_exit not in (None, UNKNOWN_EXIT)),
         (ExtraFlag.NOTIFY, notify),
         (ExtraFlag.FINISHING, state.phase is Phase.FINISH),
     ):

@@ -22,10 +22,11 @@ from typing import TypeVar
 import attrs
 import trio
 
-from supervise import control, fsio, machine, settings, status
+from supervise import adoption, control, fsio, layout, machine, say, settings, status
 from supervise.errtext import describe
 from supervise.reaper import Reaper, describe_wait
 from supervise.say import Faults, fatal, warning
+from supervise.status import RunState
 
 T = TypeVar("T")
 
@@ -108,6 +109,7 @@ class Service:
                 if resumed:
                     if self._ready_fd is not None:
                         nursery.start_soon(self._read_ready, self._ready_fd, self._generation)
+                    self._claim_after_handover()
                     self._drain()
                 elif not await self._setup_until_done():
                     return
@@ -221,16 +223,67 @@ class Service:
             raise
         self._fds = fds
         self._faults.clear("setup")
-        begin = machine.initial(time.time(), settings.exists(service_fd, "down"))
-        self.state = begin.state
         self._written.clear()
-        self._act(begin.actions)
+        if not self._adopt(service_fd, supervise_fd):
+            begin = machine.initial(time.time(), settings.exists(service_fd, "down"))
+            self.state = begin.state
+            self._act(begin.actions)
         self._step_queued()
         self._announce(supervise_fd)
         try:
             fds.ok = fsio.open_fifo(supervise_fd, "ok")
         except OSError as error:  # made and checked a moment ago: replaced meanwhile
             self._faults.report("ok", f"unable to open {self.path}/supervise/ok: {describe(error)}")
+
+    # --- taking back a ./run whose supervisor was killed ---------------------------------
+
+    def _adopt(self, service_fd: int, supervise_fd: int) -> bool:
+        """Carry on with the ./run the status left by a dead supervisor names, if it still runs.
+
+        Whether it did: then nothing is started, and the process is watched
+        with a pidfd (see `supervise.adoption`).
+        """
+        record, extra = _last_status(supervise_fd)
+        if record is None or not record.pid or record.run_state not in (None, RunState.RUN):
+            return False
+        pidfd = adoption.claim(record.pid, record.stamp.unix(), _setsid(service_fd))
+        if pidfd is None:
+            return False
+        self.state = machine.adopted(record, extra)
+        self._notify = extra is not None and bool(extra.flags & status.ExtraFlag.NOTIFY)
+        self.starts = 1
+        self._watch_adopted(pidfd, record.pid)
+        say.line("info", f"{self.path}: run (pid {record.pid}) still runs: supervising it again")
+        return True
+
+    def _claim_after_handover(self) -> None:
+        """After a re-exec: a ./run taken back by `_adopt` is not our child; watch it again."""
+        pid = self.state.pid
+        if pid <= 0 or self.state.phase is not machine.Phase.RUN or _is_child(pid):
+            return
+        try:
+            with self._directory() as service_fd:
+                own_session = _setsid(service_fd)
+        except OSError:
+            own_session = True
+        pidfd = adoption.claim(pid, self.state.stamp, own_session)
+        if pidfd is None:
+            self._post(machine.RunExited(*machine.UNKNOWN_EXIT, self._has_finish()))
+        else:
+            self._watch_adopted(pidfd, pid)
+
+    def _watch_adopted(self, pidfd: int, pid: int) -> None:
+        assert self._nursery is not None
+        self._nursery.start_soon(self._wait_adopted, pidfd, pid)
+
+    async def _wait_adopted(self, pidfd: int, pid: int) -> None:
+        """Wait for an adopted ./run to end; its exit status is not ours to know."""
+        try:
+            await trio.lowlevel.wait_readable(pidfd)
+        finally:
+            os.close(pidfd)
+        if self.state.pid == pid and self.state.phase is machine.Phase.RUN:
+            self._post(machine.RunExited(*machine.UNKNOWN_EXIT, self._has_finish()))
 
     # --- handing over to a re-executed daemon (svscan's SIGHUP) ----------------------
 
@@ -268,7 +321,7 @@ class Service:
         self._identity = adopted.identity
         now = trio.current_time()
         self._timers = {timer: now + left for timer, left in adopted.timers.items()}
-        if self.state.pid > 0:
+        if self.state.pid > 0 and _is_child(self.state.pid):
             on_exit = self._on_run_exit
             if self.state.phase is machine.Phase.FINISH:
                 on_exit = self._on_finish_exit
@@ -385,12 +438,14 @@ class Service:
 
     def _on_run_exit(self, wait_status: int) -> None:
         code, signum = describe_wait(wait_status)
+        self._post(machine.RunExited(code, signum, self._has_finish()))
+
+    def _has_finish(self) -> bool:
         try:
             with self._directory() as service_fd:
-                has_finish = settings.is_program(service_fd, "finish")
+                return settings.is_program(service_fd, "finish")
         except OSError:
-            has_finish = False
-        self._post(machine.RunExited(code, signum, has_finish))
+            return False
 
     def _spawn_finish(self, code: int, signum: int) -> None:
         try:
@@ -551,6 +606,37 @@ class Adopted:
     ready_fd: int | None
     starts: int
     identity: tuple[int, int] | None = None
+
+
+def _last_status(supervise_fd: int) -> tuple[status.Status | None, status.Extra | None]:
+    """The status (and the xstatus bound to it) a previous supervisor left; None if unusable."""
+    try:
+        record_bytes = fsio.read_small(supervise_fd, "status")
+        extra_bytes = fsio.read_small(supervise_fd, "xstatus")
+    except OSError:
+        return None, None
+    if record_bytes is None:
+        return None, None
+    try:
+        record = status.unpack(record_bytes)
+    except status.StatusFormatError:
+        return None, None
+    extra = None
+    if extra_bytes is not None and layout.extra_matches(extra_bytes, record_bytes):
+        try:
+            extra = status.unpack_extra(extra_bytes)
+        except status.StatusFormatError:
+            pass
+    return record, extra
+
+
+def _is_child(pid: int) -> bool:
+    """Whether `pid` is our own child (we can wait for it), without reaping it."""
+    try:
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return True
 
 
 def _setsid(service_fd: int) -> bool:

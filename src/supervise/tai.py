@@ -45,6 +45,13 @@ class Tai64n:
         """The Unix time this label stands for."""
         return self.seconds - TAI64_EPOCH + self.nanoseconds / 1e9
 
+    def micros(self) -> int:
+        """The Unix time in whole microseconds: what `from_unix` turns back into this label.
+
+        (`unix` of a daemontools label ends in half a microsecond, which may round either way.)
+        """
+        return (self.seconds - TAI64_EPOCH) * 1_000_000 + self.nanoseconds // 1000
+
     def pack(self) -> bytes:
         """The 12 big-endian bytes."""
         return stamp_bytes(self.seconds, self.nanoseconds)

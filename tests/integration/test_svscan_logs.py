@@ -14,72 +14,32 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from support import eventually, make_service, pid_alive, read_status, send, started
-
-LOGGER = "exec cat >> ./lines"
-
-#: Writes 1, 2, 3... forever (a short pause every 100 lines); says "end" on TERM.
-NUMBERS = (
-    "trap 'echo end; exit 0' TERM\n"
-    "i=1\n"
-    "while :; do\n"
-    "  echo $i\n"
-    "  i=$((i+1))\n"
-    "  case $i in *00) sleep 0.01;; esac\n"
-    "done"
+from support import (
+    NUMBERS,
+    eventually,
+    idle_cat,
+    log_lines,
+    make_service,
+    new_pid,
+    pid_alive,
+    proc_state,
+    read_status,
+    scan_root,
+    send,
+    started,
+    with_log,
 )
-
-
-def _root(tmp_path: Path) -> Path:
-    root = tmp_path / "root"
-    root.mkdir()
-    return root
-
-
-def _with_log(root: Path, name: str, run: str, log_run: str = LOGGER, **files: str) -> Path:
-    service = make_service(root, name, run, **files)
-    make_service(service, "log", log_run)
-    return service
-
-
-def _lines(log: Path) -> list[str]:
-    path = log / "lines"
-    return path.read_text().splitlines() if path.exists() else []
-
-
-def _proc_state(pid: int) -> str:
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()[0]
-
-
-def _idle_cat(pid: int) -> bool:
-    """Whether `pid` is ``cat`` asleep in read() on an empty pipe: it holds no line unwritten."""
-    with open(f"/proc/{pid}/comm") as f:
-        if f.read().strip() != "cat":
-            return False
-    with open(f"/proc/{pid}/wchan") as f:
-        return "pipe_read" in f.read()
-
-
-async def _new_pid(service: Path, old: int) -> int:
-    def fresh() -> int:
-        record = read_status(service)
-        return record.pid if record.pid not in (0, old) else 0
-
-    pid = await eventually(fresh, what=f"{service} up again")
-    assert isinstance(pid, int)
-    return pid
 
 
 async def test_service_output_reaches_its_logger(tmp_path: Path, start_svscan: Any) -> None:
     """What NAME/run writes to stdout is what NAME/log/run reads on stdin."""
-    root = _root(tmp_path)
-    service = _with_log(root, "talk", 'echo "hello from $$"; exec sleep 1000')
+    root = scan_root(tmp_path)
+    service = with_log(root, "talk", 'echo "hello from $$"; exec sleep 1000')
     start_svscan(root)
     pid = (await started(service)).pid
     await started(service / "log")
-    await eventually(lambda: f"hello from {pid}" in _lines(service / "log"), what="line logged")
-    assert _lines(service / "log") == [f"hello from {pid}"]
+    await eventually(lambda: f"hello from {pid}" in log_lines(service / "log"), what="line logged")
+    assert log_lines(service / "log") == [f"hello from {pid}"]
 
 
 async def test_logger_starts_first_and_stops_last(tmp_path: Path, start_svscan: Any) -> None:
@@ -88,8 +48,8 @@ async def test_logger_starts_first_and_stops_last(tmp_path: Path, start_svscan: 
     The service's last words (from its TERM trap and from ./finish, both
     written after it was told to stop) must still reach the logger's file.
     """
-    root = _root(tmp_path)
-    service = _with_log(
+    root = scan_root(tmp_path)
+    service = with_log(
         root, "order",
         "trap 'echo last-words; exit 0' TERM\necho first\nwhile :; do sleep 0.1; done",
         finish="echo finish-said",
@@ -98,10 +58,10 @@ async def test_logger_starts_first_and_stops_last(tmp_path: Path, start_svscan: 
     main = await started(service)
     log = await started(service / "log")
     assert log.stamp.unix() <= main.stamp.unix()
-    await eventually(lambda: _lines(service / "log") == ["first"], what="first line (trap set)")
+    await eventually(lambda: log_lines(service / "log") == ["first"], what="first line (trap set)")
     daemon.signal(signal.SIGTERM)
     assert daemon.wait() == 0
-    assert _lines(service / "log") == ["first", "last-words", "finish-said"]
+    assert log_lines(service / "log") == ["first", "last-words", "finish-said"]
     assert not pid_alive(main.pid) and not pid_alive(log.pid)
 
 
@@ -113,25 +73,25 @@ async def test_no_line_lost_while_the_logger_is_killed(tmp_path: Path, start_svs
     lost; the writer is continued at once and writes into the pipe while the
     logger is dead (its run sleeps 0.3 s before it reads again).
     """
-    root = _root(tmp_path)
-    service = _with_log(root, "numbers", NUMBERS, log_run="sleep 0.3; exec cat >> ./lines")
+    root = scan_root(tmp_path)
+    service = with_log(root, "numbers", NUMBERS, log_run="sleep 0.3; exec cat >> ./lines")
     log = service / "log"
     daemon = start_svscan(root)
     writer = (await started(service)).pid
     logger = (await started(log)).pid
     for _ in range(3):
-        await eventually(lambda: len(_lines(log)) > 500, what="lines flowing")
+        await eventually(lambda: len(log_lines(log)) > 500, what="lines flowing")
         send(service, b"p")
-        await eventually(lambda: _proc_state(writer) == "T", what="writer stopped")
-        await eventually(lambda p=logger: _idle_cat(p), what="logger idle on an empty pipe")
+        await eventually(lambda: proc_state(writer) == "T", what="writer stopped")
+        await eventually(lambda p=logger: idle_cat(p), what="logger idle on an empty pipe")
         os.kill(logger, signal.SIGKILL)
         send(service, b"c")
-        logger = await _new_pid(log, logger)
-    seen = len(_lines(log))
-    await eventually(lambda: len(_lines(log)) > seen + 500, what="lines after the last restart")
+        logger = await new_pid(log, logger)
+    seen = len(log_lines(log))
+    await eventually(lambda: len(log_lines(log)) > seen + 500, what="lines after the last restart")
     daemon.signal(signal.SIGTERM)
     assert daemon.wait() == 0
-    lines = _lines(log)
+    lines = log_lines(log)
     assert lines[-1] == "end"
     numbers = [int(line) for line in lines[:-1]]
     assert numbers == list(range(1, len(numbers) + 1))
@@ -146,8 +106,8 @@ async def test_no_partial_line_when_the_writer_is_killed(
     Each run writes ``PID N`` for N = 1, 2, 3...; every line logged must be
     complete, and each run's numbers must go 1..k with no gap or repeat.
     """
-    root = _root(tmp_path)
-    service = _with_log(
+    root = scan_root(tmp_path)
+    service = with_log(
         root, "writer",
         'i=1\nwhile :; do echo "$$ $i"; i=$((i+1)); case $i in *00) sleep 0.01;; esac; done',
     )
@@ -157,20 +117,20 @@ async def test_no_partial_line_when_the_writer_is_killed(
     writers = [(await started(service)).pid]
     for _ in range(3):
         await eventually(
-            lambda w=writers[-1]: sum(line.startswith(f"{w} ") for line in _lines(log)) > 200,
+            lambda w=writers[-1]: sum(line.startswith(f"{w} ") for line in log_lines(log)) > 200,
             what="this run's lines logged",
         )
         os.kill(writers[-1], signal.SIGKILL)
-        writers.append(await _new_pid(service, writers[-1]))
+        writers.append(await new_pid(service, writers[-1]))
     await eventually(
-        lambda w=writers[-1]: any(line.startswith(f"{w} ") for line in _lines(log)),
+        lambda w=writers[-1]: any(line.startswith(f"{w} ") for line in log_lines(log)),
         what="the last run's lines logged",
     )
     assert read_status(log).pid == logger and pid_alive(logger)
     daemon.signal(signal.SIGTERM)
     assert daemon.wait() == 0
     runs: dict[int, list[int]] = {}
-    for line in _lines(log):
+    for line in log_lines(log):
         match = re.fullmatch(r"(\d+) (\d+)", line)
         assert match, f"partial or garbled line {line!r}"
         runs.setdefault(int(match[1]), []).append(int(match[2]))
@@ -183,14 +143,14 @@ async def test_service_without_log_writes_to_svscans_stdout(
     tmp_path: Path, start_svscan: Any
 ) -> None:
     """No log/: the service's stdout is svscan's own stdout."""
-    root = _root(tmp_path)
+    root = scan_root(tmp_path)
     service = make_service(root, "plain", 'echo "plain says hi from $$"; exec sleep 1000')
-    _with_log(root, "logged", 'echo "logged says hi from $$"; exec sleep 1000')
+    with_log(root, "logged", 'echo "logged says hi from $$"; exec sleep 1000')
     daemon = start_svscan(root)
     pid = (await started(service)).pid
     logged = (await started(root / "logged")).pid
     await eventually(lambda: f"plain says hi from {pid}" in daemon.stderr(), what="line in stdout")
-    await eventually(lambda: _lines(root / "logged" / "log"), what="logged line")
+    await eventually(lambda: log_lines(root / "logged" / "log"), what="logged line")
     assert f"logged says hi from {logged}" not in daemon.stderr()
 
 
@@ -199,8 +159,8 @@ async def test_logger_drains_buffered_lines_on_shutdown(
 ) -> None:
     """10,000 lines wait in the pipe; SIGTERM; the service is stopped, then the logger
     (which starts reading only after that) still gets them all, and svscan exits 0."""
-    root = _root(tmp_path)
-    service = _with_log(
+    root = scan_root(tmp_path)
+    service = with_log(
         root, "burst",
         "i=1\nwhile [ $i -le 10000 ]; do echo $i; i=$((i+1)); done\n: > written\nexec sleep 1000",
         log_run="while [ ! -e gate ]; do sleep 0.05; done\nexec cat >> ./lines",
@@ -215,4 +175,4 @@ async def test_logger_drains_buffered_lines_on_shutdown(
     assert daemon.process.poll() is None, "svscan exited before its logger drained"
     (log / "gate").write_text("")
     assert daemon.wait() == 0
-    assert _lines(log) == [str(n) for n in range(1, 10001)]
+    assert log_lines(log) == [str(n) for n in range(1, 10001)]

@@ -212,3 +212,10 @@ def test_from_unix_is_monotonic(a: int, b: int) -> None:
 def test_seconds_since_never_negative(label_offset: int, now: float) -> None:
     """svstat never prints negative seconds."""
     assert seconds_since(TAI64_EPOCH + label_offset, now) >= 0
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 999_999))
+def test_micros_gives_back_the_label(seconds: int, usec: int) -> None:
+    """Unix seconds up to 2106: a float holds the microseconds exactly enough to round back."""
+    label = Tai64n(TAI64_EPOCH + seconds, usec * 1000 + 500)
+    assert Tai64n.from_unix(label.micros() / 1e6) == label
