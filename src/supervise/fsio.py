@@ -84,6 +84,16 @@ def make_fifo(supervise_fd: int, name: str) -> None:
         raise NotFifo(errno.EINVAL, "not a FIFO")
 
 
+def fifo_mode(mode: int) -> int:
+    """The mode a FIFO is kept at: ours read-write, a group's as its owner set it, no one else's.
+
+    Created 0600. An administrator may let a group control the service
+    (``chmod 620``, as s6-svperms does): that is kept. Permissions for others,
+    and set-id or sticky bits, are removed whoever set them.
+    """
+    return (mode & 0o060) | 0o600
+
+
 def open_fifo(supervise_fd: int, name: str, *, read_write: bool = False) -> int:
     """Create FIFO `name` (0600) if missing and open it non-blocking: read-only or read-write.
 
@@ -107,8 +117,9 @@ def open_fifo(supervise_fd: int, name: str, *, read_write: bool = False) -> int:
         info = os.fstat(fd)
         if not stat.S_ISFIFO(info.st_mode):
             raise NotFifo(errno.EINVAL, "not a FIFO")
-        if stat.S_IMODE(info.st_mode) != 0o600:
-            os.fchmod(fd, 0o600)
+        mode = stat.S_IMODE(info.st_mode)
+        if fifo_mode(mode) != mode:
+            os.fchmod(fd, fifo_mode(mode))
         return fd
     except BaseException:
         os.close(fd)
