@@ -30,8 +30,8 @@ from supervise.status import RunState
 
 T = TypeVar("T")
 
-#: Longest wait between two attempts to set up a broken directory.
-MAX_SETUP_DELAY = 10.0
+#: Longest wait between two attempts to set up a broken directory, or to write a status.
+MAX_RETRY_DELAY = 10.0
 #: The extra record of a service that has nothing to add to ``status``.
 _NOTHING_EXTRA = status.Extra()
 
@@ -90,6 +90,9 @@ class Service:
     _notify: bool = False
     _ready_fd: int | None = None
     _generation: int = 0
+    # A status write that failed (disk full) is tried again at `_rewrite_at`, backing off.
+    _rewrite_at: float = math.inf
+    _rewrite_delay: float = 1.0
     _exited: bool = False
     _stop: trio.Event = attrs.field(factory=trio.Event)
     _nursery: trio.Nursery | None = None
@@ -157,12 +160,14 @@ class Service:
             if self._inbox:
                 self._feed(self._inbox.popleft())
                 continue
-            deadline = min(self._timers.values(), default=math.inf)
-            with trio.move_on_at(deadline) as waiting:
+            deadline = min(self._timers.values(), default=self._rewrite_at)
+            with trio.move_on_at(min(deadline, self._rewrite_at)) as waiting:
                 await self._doorbell.park()
             if not waiting.cancelled_caught:
                 continue
             now = trio.current_time()
+            if self._rewrite_at <= now:
+                self._announce()
             for timer, when in list(self._timers.items()):
                 if when <= now:
                     del self._timers[timer]
@@ -186,7 +191,7 @@ class Service:
             self.settled.set()
             with trio.move_on_after(delay):
                 await self._stop.wait()
-            delay = min(delay * 2, MAX_SETUP_DELAY)
+            delay = min(delay * 2, MAX_RETRY_DELAY)
         return False
 
     def _setup(self) -> None:
@@ -586,8 +591,11 @@ class Service:
             self._faults.report(
                 "status", f"unable to write {self.path}/supervise/status: {describe(error)}"
             )
+            self._rewrite_at = trio.current_time() + self._rewrite_delay
+            self._rewrite_delay = min(self._rewrite_delay * 2, MAX_RETRY_DELAY)
             return
         self._faults.clear("status")
+        self._rewrite_at, self._rewrite_delay = math.inf, 1.0
 
     def _write(self, supervise_fd: int, changed: list[tuple[str, bytes]]) -> None:
         for name, data in changed:
