@@ -8,14 +8,15 @@ multilog flushes its directory buffers before each read of input, 1024 bytes at 
 
 Two ways through, the same bytes out:
 
-- `Splitter.fast` for a script without ``+``, ``-`` or ``e`` (``svlog t ./main``, the
-  usual case): the output of a whole read in a few C calls (``bytes.replace`` puts the
-  label after every newline).
-- `Splitter.feed` for the other scripts, and for a read during which a directory will be
-  rotated: per directory, multilog's buffer operations in order (``PUT`` a head, ``PUTC``
-  bytes one by one, ``FLUSH`` before a read), from which `svlog.rotation` finds where
-  multilog would have ended ``current``. A read is cut into 1024-byte segments, the reads
-  multilog would have made of the same bytes.
+- `Splitter.quick`: each directory's bytes for a whole read, in a few C calls:
+  ``bytes.replace`` puts the label after every newline, and for a script with ``+``,
+  ``-`` or ``e``, `svlog.selection` picks lines with regular expressions. It gives up
+  (None) on a read with a line longer than its head, or on a script with two ``e``.
+- `Splitter.feed`, line by line: per directory, multilog's buffer operations in order
+  (``PUT`` a head, ``PUTC`` bytes one by one, ``FLUSH`` before a read), from which
+  `svlog.rotation` finds where multilog would have ended ``current``: used for a read
+  during which a file ends, and where `quick` gives up. A read is cut into 1024-byte
+  segments, the reads multilog would have made of the same bytes.
 
 Labels: every line that starts in a read gets the label of that read (the time the
 ``read`` returned its first byte). multilog takes a new reading of the clock for each
@@ -41,8 +42,12 @@ _SELECT, _STDERR, _DIRECTORY = 0, 1, 2
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     Op = tuple[int, bytes]
+    from svlog.selection import Selection
+
     #: (line, open, tail, tail_to): where a line stands between two reads
     State = tuple[bytes, bool, bool, tuple[bool, ...]]
+    #: each directory's bytes, and what goes to stderr
+    Quick = tuple[list[bytes], list[bytes]]
 
 
 class Batch:
@@ -69,11 +74,19 @@ class Batch:
 class Splitter:
     """The line being read, across reads; turns each read into what goes where."""
 
-    __slots__ = ("_steps", "_count", "_line", "_open", "_tail", "_tail_to")
+    __slots__ = ("_steps", "_count", "_simple", "_selection", "_line", "_open", "_tail",
+                 "_tail_to")
 
     def __init__(self, script: Script) -> None:
         self._steps = tuple(_step(action) for action in script.actions)
         self._count = len(script.directories)
+        self._simple = script.simple
+        self._selection: Selection | None = None
+        if not script.simple and sum(isinstance(a, Stderr) for a in script.actions) <= 1:
+            # imported here: it brings `re` (and enum), which `svlog t ./main` does without
+            from svlog.selection import Selection
+
+            self._selection = Selection(script)
         self._line = bytearray()  # the head so far, label included
         self._open = False  # a line has begun
         self._tail = False  # its head has gone out; the rest streams
@@ -84,6 +97,12 @@ class Splitter:
         """No line begun: what multilog's SIGTERM waits for before it exits."""
         return not self._open
 
+    @property
+    def mid_line(self) -> bool:
+        """Part of a line (a head of 1000 bytes, perhaps some tail) has gone out: a file
+        ended now would split it."""
+        return self._tail
+
     def save(self) -> State:
         return bytes(self._line), self._open, self._tail, self._tail_to
 
@@ -91,7 +110,37 @@ class Splitter:
         line, self._open, self._tail, self._tail_to = state
         self._line = bytearray(line)
 
-    # --- the fast path: no selection, every directory gets the same bytes ---------------
+    # --- the quick path: whole reads ----------------------------------------------------------
+
+    def quick(self, data: bytes, prefix: bytes) -> Quick | None:
+        """Each directory's bytes for `data` and what goes to stderr, `prefix` before each
+        new line; None (nothing changed) when this read needs `feed`."""
+        if self._simple:
+            return [self.fast(data, prefix)] * self._count, []
+        if self._selection is None:
+            return None
+        first = data.find(b"\n")
+        last = data.rfind(b"\n")
+        start = first + 1 if self._open else 0
+        picked = None
+        if 0 <= start <= last:  # complete lines, all begun in this read: one block
+            picked = self._selection.split(_stamped(data[start : last + 1], prefix), HEAD)
+            if picked is None:
+                return None
+        out: list[list[bytes]] = [[] for _ in range(self._count)]
+        errors: list[bytes] = []
+        if first < 0:
+            self._partial_to(data, prefix, out, errors)
+        else:
+            if self._open:
+                self._partial_to(data[: first + 1], prefix, out, errors)
+            if picked is not None:
+                chosen, said = picked
+                for pieces, piece in zip(out, chosen, strict=True):
+                    pieces.append(piece)
+                errors += said
+            self._partial_to(data[last + 1 :], prefix, out, errors)
+        return [b"".join(pieces) for pieces in out], errors
 
     def fast(self, data: bytes, prefix: bytes) -> bytes:
         """The bytes every directory gets for `data`, `prefix` before each new line.
@@ -111,10 +160,7 @@ class Splitter:
             start = first + 1
         last = data.rfind(b"\n")
         if last >= start:
-            block = data[start : last + 1]
-            if prefix:
-                block = prefix + block[:-1].replace(b"\n", b"\n" + prefix) + b"\n"
-            out.append(block)
+            out.append(_stamped(data[start : last + 1], prefix))
         out.append(self._partial(data[last + 1 :], prefix))
         return b"".join(out)
 
@@ -134,6 +180,32 @@ class Splitter:
         head = bytes(self._line)
         self._line.clear()
         return head
+
+    def _partial_to(self, data: bytes, prefix: bytes, out: list[list[bytes]],
+                    errors: list[bytes]) -> None:
+        """Bytes of one line (`data` ends it with a newline, or it goes on): held while
+        the line goes on and its head is short, else selected and given out."""
+        if not data:
+            return
+        ended = data.endswith(b"\n")
+        if self._tail:
+            chosen = self._tail_to
+        else:
+            if not self._open:
+                self._open = True
+                self._line = bytearray(prefix)
+            self._line += data
+            if not ended and len(self._line) < HEAD:
+                return
+            data = bytes(self._line)
+            chosen = self._choose((data[:-1] if ended else data)[:HEAD], errors)
+            self._tail, self._tail_to = True, chosen
+            self._line.clear()
+        for pieces, selected in zip(out, chosen, strict=True):
+            if selected:
+                pieces.append(data)
+        if ended:
+            self._close()
 
     def _close(self) -> None:
         self._open = self._tail = False
@@ -192,13 +264,13 @@ class Splitter:
 
     def _put_line(self, batch: Batch, head: bytes, ended: bool) -> tuple[bool, ...]:
         """Decide `head`'s selection, say it on stderr if asked, give it to its directories."""
-        chosen = self._choose(head, batch)
+        chosen = self._choose(head, batch.errors)
         self._put(batch, PUT, head, chosen)
         if ended:
             self._put(batch, PUTC, b"\n", chosen)
         return chosen
 
-    def _choose(self, head: bytes, batch: Batch) -> tuple[bool, ...]:
+    def _choose(self, head: bytes, errors: list[bytes]) -> tuple[bool, ...]:
         """multilog's actions in order: +/- change the selection, e and directories use it."""
         selected = True
         chosen = []
@@ -209,7 +281,7 @@ class Splitter:
             elif kind == _DIRECTORY:
                 chosen.append(selected)
             elif selected:
-                batch.errors.append(
+                errors.append(
                     head[:ELLIPSIS_AT] + b"...\n" if len(head) > ELLIPSIS_AT else head + b"\n"
                 )
         return tuple(chosen)
@@ -219,6 +291,13 @@ class Splitter:
         for ops, selected in zip(batch.ops, chosen, strict=True):
             if selected:
                 ops.append((kind, data))
+
+
+def _stamped(block: bytes, prefix: bytes) -> bytes:
+    """Complete lines (`block` ends with a newline), `prefix` before each."""
+    if not prefix:
+        return block
+    return prefix + block[:-1].replace(b"\n", b"\n" + prefix) + b"\n"
 
 
 def _step(action: Select | Stderr | Directory) -> tuple[int, bool, Pattern | None]:

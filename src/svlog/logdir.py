@@ -35,6 +35,7 @@ from svlog import stamp
 PROG = "svlog"
 PAUSE = 1.0  # seconds between two tries of a failed step
 
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _APPEND = os.O_WRONLY | os.O_NONBLOCK | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
 _TRUNC = os.O_WRONLY | os.O_NONBLOCK | os.O_TRUNC | os.O_CREAT | os.O_CLOEXEC
 _ARCHIVE_NAME = 25  # "@" and 24 hex digits: shorter @names are not archives
@@ -61,8 +62,7 @@ class LogDir:
             os.mkdir(path, 0o700)
         except OSError:
             pass
-        self._dir = self._start(lambda: os.open(path, os.O_RDONLY | os.O_DIRECTORY
-                                                | os.O_CLOEXEC), f"open directory {path}")
+        self._dir = self._start(lambda: os.open(path, _DIRECTORY), f"open directory {path}")
         self._lock = self._start(self._take_lock, f"lock directory {path}")
         self._current, self.written = self._restart()
 

@@ -42,9 +42,19 @@ class Rotation:
         self._steps: list[Step] = []
         self._pending: list[bytes] = []
 
+    @property
+    def room(self) -> int:
+        """How many bytes can still be appended with no cut possible."""
+        return self.size - SLACK - self.written
+
+    @property
+    def span(self) -> int:
+        """The room of a new, empty current."""
+        return self.size - SLACK
+
     def quiet(self, count: int) -> bool:
         """Whether `count` more bytes leave current below the threshold: no cut possible."""
-        return self.written + count < self.size - SLACK
+        return count < self.room
 
     def advance(self, data: bytes) -> None:
         """`data` was appended to current without a cut (after `quiet` said so)."""

@@ -18,7 +18,10 @@ import pytest
 
 import supervise
 
-PURE = ["supervise", "supervise.tai", "supervise.status", "supervise.control", "supervise.machine"]
+PURE = ["supervise", "supervise.tai", "supervise.status", "supervise.control", "supervise.machine",
+        "svlog", "svlog.script", "svlog.pattern", "svlog.stamp", "svlog.lines", "svlog.rotation",
+        "svlog.selection", "svlog.logdir", "svlog.logger", "svlog.signals", "svlog.main",
+        "svlog.tai64nlocal"]
 
 _PROBE = """
 import importlib, json, sys
