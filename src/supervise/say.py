@@ -14,9 +14,14 @@ import attrs
 PROG = "supervise"
 
 
+#: Control characters (a newline in a directory name, say) shown as ``\\xNN``: one fault,
+#: one line, and a name cannot forge a line of its own.
+_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)}
+
+
 def line(kind: str, text: str) -> None:
     """Write ``supervise: KIND: TEXT`` to stderr, in one write."""
-    sys.stderr.write(f"{PROG}: {kind}: {text}\n")
+    sys.stderr.write(f"{PROG}: {kind}: {text.translate(_ESCAPES)}\n")
     sys.stderr.flush()
 
 

@@ -27,11 +27,14 @@ class Changes:
     renamed: dict[Key, str]
 
 
-def list_root(root: str = ".") -> dict[Key, str]:
+def list_root(
+    root: str = ".", unreadable: dict[str, OSError] | None = None
+) -> dict[Key, str]:
     """Every service in `root` by (device, inode). Raises OSError if `root` cannot be read.
 
-    A name that vanishes or cannot be stat'ed between listing and stat is
-    skipped: the next scan sees it as it then is.
+    A name that cannot be stat'ed (a dangling symlink, a loop) is skipped and,
+    if `unreadable` is given, put there with why; one that vanished between
+    listing and stat is just skipped: the next scan sees it as it then is.
     """
     found: dict[Key, str] = {}
     with os.scandir(root) as listing:
@@ -41,7 +44,9 @@ def list_root(root: str = ".") -> dict[Key, str]:
                 continue
             try:
                 info = item.stat()  # follows a symlink, as every scanner does
-            except OSError:
+            except OSError as error:
+                if unreadable is not None and item.is_symlink():
+                    unreadable[item.name] = error
                 continue
             if stat.S_ISDIR(info.st_mode):
                 found.setdefault((info.st_dev, info.st_ino), item.name)

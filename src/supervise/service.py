@@ -336,6 +336,12 @@ class Service:
 
     def _feed(self, event: machine.Event) -> None:
         """Apply `event` and everything it leads to, then write the status once."""
+        if isinstance(event, machine.RunExited) and any(
+            isinstance(waiting, machine.Ready) for waiting in self._inbox
+        ):  # that run's readiness, posted after its exit: not the next run's
+            self._inbox = collections.deque(
+                waiting for waiting in self._inbox if not isinstance(waiting, machine.Ready)
+            )
         self._queue.append(event)
         self._drain()
 
@@ -587,6 +593,11 @@ class Service:
                         self._write(opened, changed)
                     finally:
                         os.close(opened)
+        except _WriteFailed as failed:
+            self._faults.report("status", str(failed))
+            self._rewrite_at = trio.current_time() + self._rewrite_delay
+            self._rewrite_delay = min(self._rewrite_delay * 2, MAX_RETRY_DELAY)
+            return
         except OSError as error:
             self._faults.report(
                 "status", f"unable to write {self.path}/supervise/status: {describe(error)}"
@@ -598,9 +609,24 @@ class Service:
         self._rewrite_at, self._rewrite_delay = math.inf, 1.0
 
     def _write(self, supervise_fd: int, changed: list[tuple[str, bytes]]) -> None:
+        """Replace each file; one that cannot be written (runit's `pid` made a directory)
+        does not keep the others, `status` above all, from being written."""
+        failed: _WriteFailed | None = None
         for name, data in changed:
-            fsio.replace_file(supervise_fd, name, data)
+            try:
+                fsio.replace_file(supervise_fd, name, data)
+            except OSError as error:
+                failed = failed or _WriteFailed(
+                    f"unable to write {self.path}/supervise/{name}: {describe(error)}"
+                )
+                continue
             self._written[name] = data
+        if failed is not None:
+            raise failed
+
+
+class _WriteFailed(Exception):
+    """A status file could not be written; the message names it (the others were tried)."""
 
 
 @attrs.frozen

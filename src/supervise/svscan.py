@@ -59,6 +59,7 @@ class Scanner:
     _nursery: trio.Nursery | None = None
     _stop: trio.Event = attrs.field(factory=trio.Event)
     _inotify_fd: int | None = None
+    _unreadable: set[str] = attrs.field(factory=set)
 
     async def run(self, handed: list[dict[str, Any]] | None = None) -> int:
         """Supervise the tree until shut down; the exit code."""
@@ -85,12 +86,14 @@ class Scanner:
         """Start what is new, stop what is gone, follow renames."""
         if self.stopping or self._nursery is None:
             return
+        unreadable: dict[str, OSError] = {}
         try:
-            found = scan.list_root(".")
+            found = scan.list_root(".", unreadable)
         except OSError as error:
             self._faults.report("scan", f"unable to read {self.root}: {describe(error)}")
             return
         self._faults.clear("scan")
+        self._say_unreadable(unreadable)
         if found:
             self._faults.clear("empty")
         else:
@@ -105,6 +108,14 @@ class Scanner:
         for key, name in changes.added.items():
             if key not in self.entries:
                 self._add(key, name)
+
+    def _say_unreadable(self, unreadable: dict[str, OSError]) -> None:
+        """One line per root entry that cannot be stat'ed, as daemontools' svscan says it."""
+        for name, error in unreadable.items():
+            self._faults.report(f"stat {name}", f"unable to stat {name}: {describe(error)}")
+        for name in self._unreadable - unreadable.keys():
+            self._faults.clear(f"stat {name}")
+        self._unreadable = set(unreadable)
 
     def _add(self, key: scan.Key, name: str) -> None:
         assert self._nursery is not None
