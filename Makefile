@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test lint typecheck bench soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,14 +30,38 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # Measurements, not tests: each benchmarks/TOPIC.py prints its table, writes
-# benchmarks/results/TOPIC.md, and exits 0 even when a target is missed. BENCHFLAGS=--rounds=N
-BENCHES := clients runtools svscan
+# benchmarks/results/TOPIC.md, and exits 0 even when a target is missed; then
+# benchmarks/report.py writes docs/benchmarks.md and its plots from svscan's samples.
+# Installs what it measures: Debian's daemontools, runit and s6, supervisor (PyPI) in a venv
+# of its own, matplotlib for the plots (the `bench` extra; without it, no plots).
+# BENCHFLAGS=--rounds=N goes to every topic. QUICK=1: a few minutes' check of the whole path
+# (svscan --quick, 5 rounds elsewhere), written to $(QUICKDIR), never over the results.
+BENCHES := clients runtools svscan svlog
 DEBS := daemontools runit s6
+SUPERVISOR := $(VENV)/supervisor
+QUICKDIR := $(VENV)/bench-quick
 bench: $(STAMP)
 	test -x /usr/bin/svstat && test -x /usr/bin/envdir && test -x /usr/bin/runsvdir && \
 		test -x /usr/bin/s6-svscan || apt-get install -y $(DEBS) || \
 		{ apt-get update && apt-get install -y $(DEBS); }
-	for topic in $(BENCHES); do $(BIN)/python -m benchmarks.$$topic $(BENCHFLAGS) || exit 1; done
+	test -x $(SUPERVISOR)/bin/supervisord || \
+		{ $(PYTHON) -m venv $(SUPERVISOR) && $(SUPERVISOR)/bin/pip install -q supervisor; }
+	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install -q -e '.[bench]' || \
+		echo "matplotlib could not be installed: docs/benchmarks.md will have no plots"
+	for topic in $(BENCHES); do \
+		if [ -n "$(QUICK)" ]; then mkdir -p $(QUICKDIR); \
+			case $$topic in svscan) quick="--quick --data $(QUICKDIR)/svscan.json";; \
+				*) quick=--rounds=5;; esac; \
+			quick="$$quick --output $(QUICKDIR)/$$topic.md"; \
+		else quick=; fi; \
+		$(BIN)/python -m benchmarks.$$topic $$quick $(BENCHFLAGS) || exit 1; done
+	$(BIN)/python -m benchmarks.report $(if $(QUICK),--data $(QUICKDIR)/svscan.json \
+		--output $(QUICKDIR)/benchmarks.md)
+
+# Long reliability runs (100 SIGHUPs under load, kill -9 at 1000 services, a crash loop
+# beside a good service): writes docs/reliability.md. Minutes, not part of `make test`.
+soak: $(STAMP)
+	$(BIN)/python -m benchmarks.soak $(SOAKFLAGS)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

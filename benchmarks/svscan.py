@@ -1,11 +1,16 @@
-"""Our svscan against daemontools' svscan, runit's runsvdir and s6-svscan, on identical trees.
+"""Our svscan against daemontools, runit, s6 and supervisord, on identical trees.
 
-Why: the issue asks one daemon for a whole tree to start 1000 services in under 1 s
-(daemontools about 2 s, s6 about 4.7 s), to hold them in under 30 MiB (daemontools'
-svscan and its 1000 ``supervise`` processes: about 91 MiB), to stop them all and exit in
-under 700 ms, and to run 10,000 services at all. Each run builds a fresh tree of N
-directories whose ``run`` is ``#!/bin/sh`` + ``exec sleep 100000``, starts one scanner on
-it, and measures:
+Why: a person choosing a supervisor wants to see how this one compares with the four they
+would otherwise pick, measured in the same run on the same machine (``make bench`` renders
+it as docs/benchmarks.md, with `benchmarks.report`). The issue behind our svscan also set
+targets: 1000 services started in under 1 s (daemontools about 2 s, s6 about 4.7 s), held
+in under 30 MiB (daemontools' svscan and its 1000 ``supervise`` processes: about 91 MiB),
+all stopped and exited in under 700 ms, and 10,000 services run at all.
+
+Each run builds a fresh tree of N directories whose ``run`` is ``#!/bin/sh`` + ``exec sleep
+100000`` (the first adds ``trap '' HUP``, so the clients' ``svc -h`` kills nothing), starts
+one supervisor on it (`benchmarks.peers`: supervisord is given the same tree as N programs),
+and measures:
 
 - startup: from just before the scanner is spawned until all N services have exec'd
   ``sleep``. Seen from /proc (the scanner's descendants whose comm is ``sleep``), which
@@ -15,61 +20,94 @@ it, and measures:
   (utime+stime of /proc/PID/stat, in clock ticks) and context switches (voluntary and
   involuntary, of every thread) of the supervisor processes: the scanner and its
   children that are not services (daemontools' ``supervise``, runit's ``runsv``, s6's
-  ``s6-supervise``; ours has none);
+  ``s6-supervise``; ours and supervisord have none);
 - memory: right after the idle window, PSS and RSS of the same processes summed from
   /proc/PID/smaps_rollup. PSS shares the pages of one binary among its N copies, so it is
   the fair total; RSS counts them N times;
+- client wall time, at every N; control latency, signal delivery and crash restart, at
+  `PROBE_N` services only (`benchmarks.probes` says how);
 - stop-all: from the stop request until every service, every supervisor process and the
   scanner are gone (exited: a zombie counts as gone). Each is stopped the way its manual
-  says to stop a whole tree: ours on SIGTERM; daemontools' svscan has no such command,
-  so ``svc -dx`` on every service and then SIGTERM to svscan (timed together); runit's
-  runsvdir on SIGHUP (TERM to every runsv, which stop their services); s6 by
-  ``s6-svscanctl -t DIR`` (Debian's 2.11 does the same on SIGTERM).
+  says to stop a whole tree: ours and supervisord on SIGTERM; daemontools' svscan has no
+  such command, so ``svc -dx`` on every service and then SIGTERM to svscan (timed
+  together); runit's runsvdir on SIGHUP (TERM to every runsv, which stop their services);
+  s6 by ``s6-svscanctl -t DIR`` (Debian's 2.11 does the same on SIGTERM).
 
-Scanners run A B C D A B C D ... for `--rounds` rounds at each size in `--sizes`, so
+Scanners run A B C D E A B C D E ... for `--rounds` rounds at each size in `--sizes`, so
 machine noise hits them alike; then ours alone at `--big` services, once (daemontools'
 svscan stops at 1000 services; s6-svscan is given ``-c N``). This process makes itself a
 child subreaper, so every orphan of a run is its child; after each run it SIGKILLs, by
-pid, whatever of its descendants is left, and removes the tree. A measurement, not a
-test: it exits 0 even when a target is missed, and says MISSED.
+pid, whatever of its descendants is left, and removes the tree. The samples go to
+benchmarks/results/svscan.json (which `benchmarks.report` renders), the tables to
+benchmarks/results/svscan.md. A measurement, not a test: it exits 0 even when a target is
+missed, and says MISSED. ``--quick`` checks the whole path in a few minutes (small trees,
+few rounds: not results).
 
-    python -m benchmarks.svscan [--rounds 3] [--sizes 100,1000] [--big 10000] [--idle 10]
+    python -m benchmarks.svscan [--quick] [--rounds 3] [--sizes 10,100,1000] [--big 10000]
+                                [--idle 20] [--probe-size 100] [--repeats 3]
+                                [--client-rounds 5] [--scanners ours,daemontools,...]
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import dataclasses
+import json
 import os
 import re
 import resource
 import shutil
-import signal
 import sys
 import tempfile
 import time
-from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from benchmarks import timing
-from benchmarks.clients import BIN, DEBIAN, ROOT, RUN, exit_on_sigterm
+from benchmarks import probes, timing
+from benchmarks.clients import BIN, ROOT, RUN, RUN_IGNORING_HUP, exit_on_sigterm
+from benchmarks.peers import (
+    BASELINE,
+    DAEMONTOOLS,
+    OURS,
+    S6,
+    SCANNERS,
+    Client,
+    Scanner,
+    versions,
+)
+from benchmarks.procs import (
+    SERVICE_COMM,
+    Descendants,
+    Stat,
+    cost,
+    kill_descendants,
+    read_stat,
+    reap,
+    smaps_kib,
+    spawn,
+    still_there,
+)
 from benchmarks.timing import Summary
 from supervise.process import become_subreaper
 
 OUTPUT = ROOT / "benchmarks" / "results" / "svscan.md"
+DATA = ROOT / "benchmarks" / "results" / "svscan.json"
 
-SIZES = (100, 1000)
+SIZES = (10, 100, 1000)
 BIG = 10_000
+PROBE_N = 100
+REPEATS = 3  # control and signal rounds per client in each run at PROBE_N
+CLIENT_ROUNDS = 5  # client wall-time rounds in each run
 SETTLE_S = 1.0
-IDLE_S = 10.0
+IDLE_S = 20.0
 START_POLL_S = 0.01
 STOP_POLL_S = 0.002
 START_TIMEOUT_S = 60.0  # per 1000 services, at least this
 STALL_S = 20.0  # start-up has failed when no service came up for this long
 STOP_TIMEOUT_S = 60.0
-CLEANUP_TIMEOUT_S = 10.0
+QUICK = {"sizes": [10, 100], "rounds": 2, "idle": 2.0, "big": 0, "repeats": 1,
+         "client_rounds": 3}
 
 # The issue's targets, at TARGET_N services.
 TARGET_N = 1000
@@ -77,268 +115,9 @@ START_LIMIT_MS = 1000.0
 MEMORY_LIMIT_MIB = 30.0
 STOP_LIMIT_MS = 700.0
 
-SERVICE_COMM = "sleep"
 CAP_SYS_RESOURCE = 24
 TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 KIB_PER_MIB = 1024
-
-Stopper = Callable[[int, list[Path], Path], None]
-
-
-# --- processes, as /proc shows them ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Stat:
-    """What /proc/PID/stat says of one process."""
-
-    pid: int
-    comm: str
-    state: str
-    ppid: int
-    ticks: int  # utime + stime, the process' own (all threads), not its children's
-    start: int  # start time since boot in ticks: with the pid, names one process for good
-
-    @property
-    def alive(self) -> bool:
-        return self.state not in "ZX"
-
-
-def read_stat(pid: int) -> Stat | None:
-    """/proc/PID/stat parsed; None if the process is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            data = stat.read()
-    except OSError:
-        return None
-    opening, closing = data.index(b"("), data.rindex(b")")
-    rest = data[closing + 2 :].split()
-    comm = data[opening + 1 : closing].decode(errors="replace")
-    return Stat(pid, comm, rest[0].decode(), int(rest[1]), int(rest[11]) + int(rest[12]),
-                int(rest[19]))
-
-
-def still_there(proc: Stat) -> bool:
-    """Whether the process `proc` was is still running (not a zombie, not a reused pid)."""
-    now = read_stat(proc.pid)
-    return now is not None and now.start == proc.start and now.alive
-
-
-class Descendants:
-    """The processes under one pid, from /proc, rescanned cheaply enough to poll.
-
-    A pid's parent is read once (during a start-up nobody in the tree is reparented);
-    only descendants whose comm may still change are read again at each scan: all but a
-    service's ``sleep`` and the scanner's own children once they run `supervisor` (a
-    supervisor's child has its comm too, between fork and exec).
-    """
-
-    def __init__(self, root: int, supervisor: str | None = None) -> None:
-        self.root = root
-        self.supervisor = supervisor
-        self.cache: dict[int, Stat] = {}
-
-    def final(self, stat: Stat) -> bool:
-        """Whether `stat` will not exec again."""
-        if stat.comm == SERVICE_COMM:
-            return True
-        return stat.comm == self.supervisor and stat.ppid == self.root
-
-    def scan(self) -> list[Stat]:
-        pids = {int(name) for name in os.listdir("/proc") if name.isdigit()}
-        for pid in self.cache.keys() - pids:
-            del self.cache[pid]
-        for pid in pids - self.cache.keys():
-            stat = read_stat(pid)
-            if stat is not None:
-                self.cache[pid] = stat
-        children: dict[int, list[int]] = defaultdict(list)
-        for stat in self.cache.values():
-            children[stat.ppid].append(stat.pid)
-        found, todo = [], list(children[self.root])
-        while todo:
-            pid = todo.pop()
-            stat = self.cache[pid]
-            if not self.final(stat):
-                fresh = read_stat(pid)
-                if fresh is None:
-                    continue
-                self.cache[pid] = stat = fresh
-            found.append(stat)
-            todo += children[pid]
-        return found
-
-
-def smaps_kib(pid: int) -> tuple[int, int]:
-    """(PSS, RSS) in KiB of one process, from /proc/PID/smaps_rollup; zeros if gone."""
-    pss = rss = 0
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as smaps:
-            for line in smaps:
-                if line.startswith("Pss:"):
-                    pss = int(line.split()[1])
-                elif line.startswith("Rss:"):
-                    rss = int(line.split()[1])
-    except OSError:
-        pass
-    return pss, rss
-
-
-def switches(pid: int) -> int:
-    """Voluntary + involuntary context switches of every thread of `pid` (0 if gone)."""
-    total = 0
-    with contextlib.suppress(OSError):
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/status") as status:
-                for line in status:
-                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt")):
-                        total += int(line.split()[1])
-    return total
-
-
-def cost(procs: list[Stat]) -> dict[tuple[int, int], tuple[int, int]]:
-    """(CPU ticks, context switches) so far, per (pid, start) of `procs` still running."""
-    result = {}
-    for proc in procs:
-        now = read_stat(proc.pid)
-        if now is not None and now.start == proc.start:
-            result[(proc.pid, proc.start)] = (now.ticks, switches(proc.pid))
-    return result
-
-
-# --- children: spawned, reaped, killed by pid -------------------------------------------
-
-
-def reap(exited: dict[int, int]) -> None:
-    """Collect every exited child now (scanners, orphans); their codes go into `exited`."""
-    while True:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        exited[pid] = os.waitstatus_to_exitcode(status)
-
-
-def spawn(argv: list[str], output: int) -> int:
-    """Start `argv` in a session of its own (so a terminal's ^C reaches us, not it)."""
-    devnull = os.open(os.devnull, os.O_RDWR)
-    try:
-        actions = [
-            (os.POSIX_SPAWN_DUP2, devnull, 0),
-            (os.POSIX_SPAWN_DUP2, output, 1),
-            (os.POSIX_SPAWN_DUP2, output, 2),
-        ]
-        return os.posix_spawn(argv[0], argv, dict(os.environ), file_actions=actions, setsid=True)
-    finally:
-        os.close(devnull)
-
-
-def run_quietly(argv: list[str]) -> None:
-    """Run a control command to its end (its own exit code is not ours to judge)."""
-    devnull = os.open(os.devnull, os.O_RDWR)
-    try:
-        actions = [(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)]
-        pid = os.posix_spawn(argv[0], argv, dict(os.environ), file_actions=actions)
-        os.waitpid(pid, 0)
-    finally:
-        os.close(devnull)
-
-
-def kill_descendants() -> list[Stat]:
-    """SIGKILL, by pid, every process still under this one; wait until they are gone.
-
-    The scanner first, then its supervisors, then the services, so that nothing is
-    restarted meanwhile. Returns what was killed (not counting zombies).
-    """
-    left = [stat for stat in Descendants(os.getpid()).scan() if stat.alive]
-    left.sort(key=lambda stat: (stat.comm == SERVICE_COMM, stat.ppid != os.getpid()))
-    for stat in left:
-        if still_there(stat):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(stat.pid, signal.SIGKILL)
-    deadline = time.monotonic() + CLEANUP_TIMEOUT_S
-    exited: dict[int, int] = {}
-    while any(map(still_there, left)) and time.monotonic() < deadline:
-        reap(exited)
-        time.sleep(0.01)
-    reap(exited)
-    return left
-
-
-# --- the scanners ------------------------------------------------------------------------
-
-
-def signal_to(sig: signal.Signals) -> Stopper:
-    def stop(pid: int, services: list[Path], tree: Path) -> None:
-        os.kill(pid, sig)
-
-    return stop
-
-
-def svc_dx_then_term(pid: int, services: list[Path], tree: Path) -> None:
-    run_quietly([str(DEBIAN / "svc"), "-dx", *map(str, services)])
-    os.kill(pid, signal.SIGTERM)
-
-
-def s6_svscanctl_t(pid: int, services: list[Path], tree: Path) -> None:
-    run_quietly([str(DEBIAN / "s6-svscanctl"), "-t", str(tree)])
-
-
-@dataclass(frozen=True)
-class Scanner:
-    """One tree supervisor: how to start it on a tree of n, and how to stop it all."""
-
-    key: str
-    label: str
-    argv: Callable[[Path, int], list[str]]
-    stop: Stopper
-    stop_text: str
-    supervisor: str | None  # the comm of its per-service process, if it has one
-    most: int | None = None  # the most services it can run
-
-    @property
-    def installed(self) -> bool:
-        return os.access(self.argv(Path("."), 1)[0], os.X_OK)
-
-
-OURS = Scanner(
-    "ours",
-    "ours",
-    lambda tree, n: [str(BIN / "python"), "-m", "supervise.svscan_cli", str(tree)],
-    signal_to(signal.SIGTERM),
-    "SIGTERM",
-    None,
-)
-DAEMONTOOLS = Scanner(
-    "daemontools",
-    "daemontools",
-    lambda tree, n: [str(DEBIAN / "svscan"), str(tree)],
-    svc_dx_then_term,
-    "`svc -dx DIR/*`, then SIGTERM to svscan",
-    "supervise",
-    1000,
-)
-RUNIT = Scanner(
-    "runit",
-    "runit",
-    lambda tree, n: [str(DEBIAN / "runsvdir"), str(tree)],
-    signal_to(signal.SIGHUP),
-    "SIGHUP to runsvdir",
-    "runsv",
-)
-S6 = Scanner(
-    "s6",
-    "s6",
-    lambda tree, n: [str(DEBIAN / "s6-svscan"), "-c", str(max(n, 4)), str(tree)],
-    s6_svscanctl_t,
-    "`s6-svscanctl -t DIR`",
-    "s6-supervise",
-)
-SCANNERS = (OURS, DAEMONTOOLS, RUNIT, S6)
-BASELINE = DAEMONTOOLS
-
 
 # --- one run -----------------------------------------------------------------------------
 
@@ -357,18 +136,41 @@ class Sample:
     stop_ms: float | None = None
     pss_per_service: float | None = None
     rss_per_service: float | None = None
+    # Client wall times, control and signal latencies: ms per "CLIENT/OP" (`probes.Timings`).
+    timings: dict[str, list[float]] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+    crash_restarts: int | None = None
+    crash_first_ms: float | None = None
+    crash_interval_ms: float | None = None
     problems: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Settings:
+    """How much of what each run measures (from the command line; kept with the data)."""
+
+    rounds: int
+    sizes: list[int]
+    big: int
+    idle: float
+    probe_size: int
+    repeats: int
+    client_rounds: int
+    crash_window: float = probes.CRASH_WINDOW_S
+
+
 def build_tree(root: Path, count: int) -> list[Path]:
-    """`count` service directories under `root`, each one ``exec sleep 100000``."""
+    """`count` service directories under `root`, each one ``exec sleep 100000``.
+
+    The first one ignores HUP (`probes.WALL_SERVICE`: the clients' ``svc -h`` goes there).
+    """
     root.mkdir()
     services = []
     for number in range(count):
         service = root / f"s{number:05d}"
         service.mkdir()
         run = service / "run"
-        run.write_text(RUN)
+        run.write_text(RUN_IGNORING_HUP if number == probes.WALL_SERVICE else RUN)
         run.chmod(0o755)
         services.append(service)
     return services
@@ -436,13 +238,37 @@ def stop_all(scanner: Scanner, pid: int, procs: list[Stat], services: list[Path]
         time.sleep(STOP_POLL_S)
 
 
-def one_run(scanner: Scanner, n: int, scratch: Path, idle_s: float) -> Sample:
+def while_up(scanner: Scanner, n: int, services: list[Path], descendants: Descendants,
+             settings: Settings, sample: Sample) -> None:
+    """The probes on a tree all up: clients at every size, the rest at the probe size."""
+    clients = tuple(client for client in scanner.clients if client.installed)
+    timings = probes.Timings()
+    if settings.client_rounds:
+        print(f"  clients: {settings.client_rounds} rounds", flush=True)
+        probes.wall_times(clients, services, settings.client_rounds, timings)
+    if n == settings.probe_size:
+        print(f"  control and signals: {settings.repeats} x {len(clients)} clients; crash "
+              f"restart: {settings.crash_window:.0f} s", flush=True)
+        for _ in range(settings.repeats):
+            for client in clients:
+                probes.control(client, services, descendants, timings)
+        crashed = probes.crash(services, descendants, settings.crash_window, sample.problems)
+        sample.crash_restarts = crashed.restarts
+        sample.crash_first_ms = crashed.first_ms
+        sample.crash_interval_ms = crashed.interval_ms
+    sample.timings, sample.failures = timings.samples, timings.failures
+    sample.problems += timings.problems
+
+
+def one_run(scanner: Scanner, n: int, scratch: Path, settings: Settings) -> Sample:
     """Start `scanner` on a fresh tree of `n`, measure, stop it, and leave nothing behind."""
     sample = Sample()
     stop_offset: int | None = None
     tree = scratch / f"{scanner.key}-{n}"
     log = scratch / f"{scanner.key}-{n}.log"
     services = build_tree(tree, n)
+    if scanner.prepare is not None:
+        scanner.prepare(tree, services)
     exited: dict[int, int] = {}
     with open(log, "wb") as output:
         began = time.perf_counter_ns()
@@ -466,7 +292,7 @@ def one_run(scanner: Scanner, n: int, scratch: Path, idle_s: float) -> Sample:
             return sample
         supervisors = [root, *(stat for stat in below if stat.comm != SERVICE_COMM)]
         before = cost(supervisors)
-        time.sleep(idle_s)
+        time.sleep(settings.idle)
         after = cost(supervisors)
         both = before.keys() & after.keys()
         sample.cpu_ms = sum(after[k][0] - before[k][0] for k in both) * TICK_MS
@@ -480,6 +306,8 @@ def one_run(scanner: Scanner, n: int, scratch: Path, idle_s: float) -> Sample:
         sample.pss_per_service = sample.pss_kib / sample.up
         sample.rss_per_service = sample.rss_kib / sample.up
         sample.processes = len(supervisors)
+        if sample.up == n:
+            while_up(scanner, n, services, descendants, settings, sample)
         procs = [root, *(stat for stat in descendants.scan() if stat.alive)]
         stop_offset = log.stat().st_size
         try:
@@ -558,13 +386,19 @@ def size(n: int, samples: list[Sample]) -> str:
     return f"{n:,}" + (f" ({', '.join(f'{up:,}' for up in short)} up)" if short else "")
 
 
-def metric_table(results: Results, columns: list[tuple[str, str, float, int]]) -> str:
-    """A row per (N, scanner); per metric: median, min-max, and the ratio to daemontools'."""
+def metric_table(results: Results, columns: list[tuple[str, str, float, int]],
+                 only: int | None = None) -> str:
+    """A row per (N, scanner); per metric: median, min-max, and the ratio to daemontools'.
+
+    `only`: the rows of that N alone (a metric measured at one size).
+    """
     headers = ["N", "scanner"]
     for title, _, _, _ in columns:
         headers += [title, "min-max", "vs daemontools"]
     rows = []
     for (key, n), samples in results.items():
+        if only is not None and n != only:
+            continue
         row = [size(n, samples), key]
         for _, metric, scale, digits in columns:
             got = summary(samples, metric)
@@ -575,6 +409,77 @@ def metric_table(results: Results, columns: list[tuple[str, str, float, int]]) -
                 row += [number(got.median / scale, digits), spread(got, scale, digits),
                         "" if key == BASELINE.key else ratio(got, base)]
         rows.append(row)
+    return timing.markdown_table(headers, rows)
+
+
+def pooled(samples: list[Sample], key: str) -> Summary | None:
+    """Every run's timings of ``CLIENT/OP`` `key` together; failures: runs that failed."""
+    values = [value for sample in samples for value in sample.timings.get(key, [])]
+    failed = sum(sample.failures.get(key, 0) for sample in samples)
+    return Summary.of(values, failed) if values else None
+
+
+def cells(got: Summary | None, base: Summary | None, baseline: bool) -> list[str]:
+    """Median, min-max and ratio to daemontools of a timing (ms, one decimal)."""
+    if got is None:
+        return ["failed (see Problems)" if base is not None or baseline else "n/a", "", ""]
+    return [number(got.median, 1), spread(got, 1.0, 1), "" if baseline else ratio(got, base)]
+
+
+Clients = dict[str, list[dict[str, Any]]]  # scanner -> its clients: key and command texts
+
+
+def latency_table(results: Results, clients: Clients, n: int,
+                  columns: list[tuple[str, str]]) -> str:
+    """A row per (scanner, client) at `n`; per operation: median, min-max, vs daemontools."""
+    base_client = clients[BASELINE.key][0]["key"] if BASELINE.key in clients else ""
+    headers = ["scanner", "client"]
+    for title, _ in columns:
+        headers += [title, "min-max", "vs daemontools"]
+    rows = []
+    for (key, size_), samples in results.items():
+        if size_ != n:
+            continue
+        for client in clients.get(key, []):
+            row = [key, client["key"]]
+            for _, op in columns:
+                base = pooled(results.get((BASELINE.key, n), []),
+                              probes.latency_key(base_client, op))
+                row += cells(pooled(samples, probes.latency_key(client["key"], op)), base,
+                             key == BASELINE.key)
+            rows.append(row)
+    return timing.markdown_table(headers, rows)
+
+
+def wall_table(results: Results, clients: Clients, op: str) -> str:
+    """Client wall time of `op`: a row per (N, scanner, client), then the floors at that N."""
+    base_client = clients[BASELINE.key][0]["key"] if BASELINE.key in clients else ""
+    headers = ["N", "scanner", "client", "command", "median ms", "min-max", "vs daemontools",
+               "vs floor"]
+    rows = []
+    for n in sorted({n for _, n in results}):
+        at_n = [(key, samples) for (key, size_), samples in results.items() if size_ == n]
+        everyone = [sample for _, samples in at_n for sample in samples]
+        floor = pooled(everyone, probes.wall_key(probes.FLOOR_KEY, probes.FLOOR))
+        base = pooled(results.get((BASELINE.key, n), []), probes.wall_key(base_client, op))
+        for key, samples in at_n:
+            for client in clients.get(key, []):
+                text = client["commands"][op]
+                if text == "none":
+                    rows.append([f"{n:,}", key, client["key"], f"none ({client['key']} has no "
+                                 "such command)", "", "", "", ""])
+                    continue
+                got = pooled(samples, probes.wall_key(client["key"], op))
+                text = text.replace("DIRS", f"DIR x {n:,}")
+                rows.append([f"{n:,}", key, client["key"], f"`{text}`",
+                             *cells(got, base, key == BASELINE.key),
+                             ratio(got, floor) if got is not None else ""])
+        for label in probes.floors():
+            got = pooled(everyone, probes.wall_key(probes.FLOOR_KEY, label))
+            if got is not None:
+                rows.append([f"{n:,}", "floor", "", f"`{label}`", number(got.median, 1),
+                             spread(got, 1.0, 1), "", ratio(got, floor) if label != probes.FLOOR
+                             else ""])
     return timing.markdown_table(headers, rows)
 
 
@@ -654,56 +559,123 @@ def problems(results: Results) -> list[str]:
                      "nothing behind, and no scanner wrote anything"]
 
 
-def report(args: argparse.Namespace, results: Results, compiled: str, about: dict[str, str],
-           scanners: list[Scanner]) -> str:
-    """The whole Markdown result file."""
-    about["rounds"] = (f"{args.rounds} at N = {', '.join(f'{n:,}' for n in args.sizes)}, "
-                       "scanners interleaved; " + (f"ours alone at {args.big:,}, 1 round"
-                                                   if args.big else "no big tree"))
-    commands = [f"- {s.key}: `{' '.join(s.argv(Path('DIR'), 1000))}` (N=1000), stopped by "
-                f"{s.stop_text}" for s in scanners]
-    timed = [("median ms", "start_ms", 1.0, 0)]
-    idle = [("CPU ms", "cpu_ms", 1.0, 0), ("switches", "switches", 1.0, 0)]
-    return "\n".join([
-        "# svscan benchmarks",
+WALL_TITLES = {
+    probes.SIGNAL: "send HUP to one service (`svc -h DIR`)",
+    probes.CHECK: "is its supervisor running (`svok DIR`)",
+    probes.STATUS: "status of one service (`svstat DIR`)",
+    probes.STATUS_ALL: "status of all N services (`svstat DIR...`)",
+}
+
+
+def load(data: dict[str, Any]) -> tuple[Settings, Results, Clients]:
+    """What `main` wrote to svscan.json, as the report functions take it."""
+    settings = Settings(**data["settings"])
+    results: Results = {(run["scanner"], run["n"]): [Sample(**sample) for sample in run["samples"]]
+                        for run in data["results"]}
+    clients = {scanner["key"]: scanner["clients"] for scanner in data["scanners"]}
+    return settings, results, clients
+
+
+def sections(data: dict[str, Any], level: str = "##") -> list[str]:
+    """The detailed tables, one section per metric (Markdown lines), headings at `level`."""
+    settings, results, clients = load(data)
+    n = settings.probe_size
+    probed = any(size_ == n for _, size_ in results)
+    lines = [
+        f"{level} Start-up: spawn until all N services have exec'd `sleep` (ms)",
         "",
-        *(f"- {key}: {value}" for key, value in about.items()),
-        f"- {compiled}",
-        f"- each run: a fresh tree of N directories, `run` = `{RUN.splitlines()[0]}` + "
-        f"`{RUN.splitlines()[1]}`; N `sleep`s up (a scan of /proc, then a pause of twice its "
-        f"length, at least {START_POLL_S * 1000:.0f} ms), {SETTLE_S:.0f} s settling, "
-        f"{args.idle:.0f} s idle window, memory, stop-all (polled every "
-        f"{STOP_POLL_S * 1000:.0f} ms); then anything left is SIGKILLed by pid and the tree "
-        "removed; a start-up has failed when no service came up for "
-        f"{STALL_S:.0f} s, and is then measured on the services up",
-        "- supervisor processes = the scanner and its children that are not services "
-        "(`supervise`, `runsv`, `s6-supervise`; ours is one process); the `sleep`s are not "
-        f"counted anywhere; CPU time in clock ticks ({TICK_MS:.0f} ms) per process",
-        "- the machine is shared: other sessions' processes may run meanwhile (load average "
-        "above), which is why the scanners are interleaved and min-max is given",
-        *commands,
+        metric_table(results, [("median ms", "start_ms", 1.0, 0)]),
         "",
-        "## Start-up: spawn until all N services have exec'd `sleep` (ms)",
-        "",
-        metric_table(results, timed),
-        "",
-        "## Stop-all: stop request until every service, supervisor and the scanner are gone "
-        "(ms)",
-        "",
-        metric_table(results, [("median ms", "stop_ms", 1.0, 0)]),
-        "",
-        "## Memory of the supervisor processes, all up (after the idle window)",
+        f"{level} Memory of the supervisor processes, all up (after the idle window)",
         "",
         memory_table(results),
         "",
-        f"## Idle cost over {args.idle:.0f} s, all up: CPU time and context switches of the "
-        "supervisor processes",
+        f"{level} Idle cost over {settings.idle:.0f} s, all up: CPU time and context switches "
+        "of the supervisor processes",
         "",
-        metric_table(results, idle),
+        metric_table(results, [("CPU ms", "cpu_ms", 1.0, 0), ("switches", "switches", 1.0, 0)]),
         "",
+    ]
+    if probed:
+        lines += [
+            f"{level} Control latency at N = {n:,}: client spawned until the service's `sleep` "
+            "has exited (`down`) or a new one has exec'd (`up`), ms",
+            "",
+            latency_table(results, clients, n, [("down", probes.DOWN), ("up", probes.UP)]),
+            "",
+            f"{level} Signal delivery at N = {n:,}: client spawned until the service has "
+            "received SIGHUP (and died of it), ms",
+            "",
+            latency_table(results, clients, n, [("HUP", probes.SIGNAL)]),
+            "",
+            f"{level} Crash restart at N = {n:,}: a service that exits at once, for "
+            f"{settings.crash_window:.0f} s",
+            "",
+            metric_table(results, [
+                (f"starts in {settings.crash_window:.0f} s", "crash_restarts", 1.0, 0),
+                ("first after the kill, ms", "crash_first_ms", 1.0, 0),
+                ("between two starts, ms", "crash_interval_ms", 1.0, 0),
+            ], only=n),
+            "",
+        ]
+    lines += [
+        f"{level} Stop-all: stop request until every service, supervisor and the scanner are "
+        "gone (ms)",
+        "",
+        metric_table(results, [("median ms", "stop_ms", 1.0, 0)]),
+        "",
+    ]
+    if settings.client_rounds:
+        lines += [f"{level} Client wall time: spawn until exit, ms", ""]
+        for op, title in WALL_TITLES.items():
+            lines += [f"{level}# {title[0].upper()}{title[1:]}", "",
+                      wall_table(results, clients, op), ""]
+    return lines
+
+
+def run_notes(data: dict[str, Any]) -> list[str]:
+    """How the runs went: what each is, how each supervisor is started and stopped."""
+    settings = Settings(**data["settings"])
+    rounds = (f"{settings.rounds} at N = {', '.join(f'{n:,}' for n in settings.sizes)}, "
+              "scanners interleaved; " + (f"ours alone at {settings.big:,}, 1 round"
+                                          if settings.big else "no big tree"))
+    return [
+        f"- rounds: {rounds}",
+        f"- {data['compiled']}",
+        f"- each run: a fresh tree of N directories, `run` = `{RUN.splitlines()[0]}` + "
+        f"`{RUN.splitlines()[1]}` (the first one also `trap '' HUP`); N `sleep`s up (a scan of "
+        f"/proc, then a pause of twice its length, at least {START_POLL_S * 1000:.0f} ms), "
+        f"{SETTLE_S:.0f} s settling, {settings.idle:.0f} s idle window, memory, "
+        f"{settings.client_rounds} rounds of client wall times, at N = "
+        f"{settings.probe_size:,} {settings.repeats} rounds of control and signal per client "
+        f"and {settings.crash_window:.0f} s of crash restarts, then stop-all (polled every "
+        f"{STOP_POLL_S * 1000:.0f} ms); then anything left is SIGKILLed by pid and the tree "
+        f"removed; a start-up has failed when no service came up for {STALL_S:.0f} s, and is "
+        "then measured on the services up",
+        "- supervisor processes = the scanner and its children that are not services "
+        "(`supervise`, `runsv`, `s6-supervise`; ours and supervisord are one process); the "
+        f"`sleep`s are not counted anywhere; CPU time in clock ticks ({TICK_MS:.0f} ms) per "
+        "process",
+        "- the machine is shared: other sessions' processes may run meanwhile (load average "
+        "above), which is why the scanners are interleaved and min-max is given",
+        *(f"- {s['key']}: `{s['command']}` (N=1000), stopped by {s['stop']}"
+          for s in data["scanners"]),
+    ]
+
+
+def report(data: dict[str, Any]) -> str:
+    """The whole Markdown result file (benchmarks/results/svscan.md)."""
+    settings, results, _ = load(data)
+    return "\n".join([
+        "# svscan benchmarks",
+        "",
+        *(f"- {key}: {value}" for key, value in data["about"].items()),
+        *run_notes(data),
+        "",
+        *sections(data),
         "## Targets",
         "",
-        *targets(results, args.big),
+        *targets(results, settings.big),
         "",
         "## Problems",
         "",
@@ -712,22 +684,49 @@ def report(args: argparse.Namespace, results: Results, compiled: str, about: dic
     ])
 
 
+def describe(scanner: Scanner) -> dict[str, Any]:
+    """A scanner as the report names it: command line, stop, clients' commands."""
+    def client(it: Client) -> dict[str, Any]:
+        return {"key": it.key, "commands": {op: it.text(op) for op in
+                                             (*probes.LATENCY_OPS, *probes.WALL_OPS)}}
+
+    return {"key": scanner.key, "command": " ".join(scanner.argv(Path("DIR"), 1000)),
+            "stop": scanner.stop_text,
+            "clients": [client(it) for it in scanner.clients if it.installed]}
+
+
 # --- main ----------------------------------------------------------------------------------
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.svscan", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    quick = " ".join(f"--{key.replace('_', '-')} "
+                     f"{','.join(map(str, value)) if isinstance(value, list) else value}"
+                     for key, value in QUICK.items())
+    parser.add_argument("--quick", action="store_true", help="a few minutes' check of the "
+                        f"whole path, not results: {quick} (options given as well win)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per size (default 3)")
     parser.add_argument("--sizes", type=lambda text: [int(n) for n in text.split(",")],
-                        default=list(SIZES), help="tree sizes for everybody (default 100,1000)")
+                        default=list(SIZES), help="tree sizes for everybody (default 10,100,1000)")
     parser.add_argument("--big", type=int, default=BIG,
                         help="tree size for ours alone, one round; 0 for none (default 10000)")
-    parser.add_argument("--idle", type=float, default=IDLE_S, help="idle window in seconds")
+    parser.add_argument("--idle", type=float, default=IDLE_S,
+                        help=f"idle window in seconds (default {IDLE_S:.0f})")
+    parser.add_argument("--probe-size", type=int, default=PROBE_N,
+                        help=f"tree size for control, signal and crash (default {PROBE_N})")
+    parser.add_argument("--repeats", type=int, default=REPEATS,
+                        help=f"control and signal rounds per client and run (default {REPEATS})")
+    parser.add_argument("--client-rounds", type=int, default=CLIENT_ROUNDS,
+                        help=f"client wall-time rounds per run; 0 for none (default "
+                        f"{CLIENT_ROUNDS})")
     parser.add_argument("--scanners", type=lambda text: text.split(","),
                         default=[s.key for s in SCANNERS],
-                        help="which of ours,daemontools,runit,s6 to run (default all)")
+                        help=f"which of {','.join(s.key for s in SCANNERS)} to run (default all)")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="Markdown result file")
+    parser.add_argument("--data", type=Path, default=DATA, help="JSON file of every sample")
+    if parser.parse_known_args(argv)[0].quick:
+        parser.set_defaults(**QUICK)
     return parser.parse_args(argv)
 
 
@@ -759,20 +758,36 @@ def check_room(biggest: int) -> list[str]:
     return told
 
 
+def brief(sample: Sample) -> str:
+    """One line of progress: the headline figures of a run, and its problems."""
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:,.0f} ms"
+
+    pss = "-" if sample.pss_kib is None else f"{sample.pss_kib / KIB_PER_MIB:.1f} MiB"
+    told = [f"up {sample.up}", f"start {ms(sample.start_ms)}", f"PSS {pss}",
+            f"idle CPU {ms(sample.cpu_ms)}", f"stop {ms(sample.stop_ms)}"]
+    if sample.crash_restarts is not None:
+        told.append(f"crash starts {sample.crash_restarts}")
+    return ", ".join(told) + "".join(f"\n  problem: {text}" for text in sample.problems)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     exit_on_sigterm()
+    settings = Settings(args.rounds, args.sizes, args.big, args.idle, args.probe_size,
+                        args.repeats, args.client_rounds)
     compiled = timing.compile_bytecode(str(BIN / "python"), "src", cwd=str(ROOT))
     print(compiled, flush=True)
     about = timing.machine(str(BIN / "python"))
     about["load average at start"] = " ".join(f"{load:.2f}" for load in os.getloadavg())
     about["limits"] = ", ".join(check_room(max([*args.sizes, args.big])))
+    about["versions"] = versions()
     began = time.monotonic()
     chosen = [s for s in SCANNERS if s.key in args.scanners]
     scanners = [s for s in chosen if s.installed]
     missing = [s.key for s in chosen if not s.installed]
     if missing:
-        about["not installed"] = ", ".join(missing)
+        about["not installed"] = ", ".join(missing) + " (`make bench` installs them)"
     become_subreaper()
     plan = [(s, n) for n in args.sizes for s in scanners if s.most is None or n <= s.most]
     results: Results = {(s.key, n): [] for s, n in plan}
@@ -782,17 +797,28 @@ def main(argv: list[str] | None = None) -> int:
         for number_ in range(args.rounds):
             for scanner, n in plan:
                 print(f"round {number_ + 1}/{args.rounds}: {scanner.key}, N={n}", flush=True)
-                sample = one_run(scanner, n, Path(tmp), args.idle)
+                sample = one_run(scanner, n, Path(tmp), settings)
                 results[(scanner.key, n)].append(sample)
-                print(f"  {sample}", flush=True)
+                print(f"  {brief(sample)}", flush=True)
         if (OURS.key, args.big) in results:
             print(f"ours alone, N={args.big}", flush=True)
-            sample = one_run(OURS, args.big, Path(tmp), args.idle)
+            sample = one_run(OURS, args.big, Path(tmp), settings)
             results[(OURS.key, args.big)].append(sample)
-            print(f"  {sample}", flush=True)
+            print(f"  {brief(sample)}", flush=True)
     about["whole run"] = f"{(time.monotonic() - began) / 60:.1f} min"
     about["load average at end"] = " ".join(f"{load:.2f}" for load in os.getloadavg())
-    timing.publish(report(args, results, compiled, about, scanners), args.output)
+    data = {
+        "settings": dataclasses.asdict(settings),
+        "about": about,
+        "compiled": compiled,
+        "scanners": [describe(scanner) for scanner in scanners],
+        "results": [{"scanner": key, "n": n, "samples": [dataclasses.asdict(s) for s in samples]}
+                    for (key, n), samples in results.items()],
+    }
+    args.data.parent.mkdir(parents=True, exist_ok=True)
+    args.data.write_text(json.dumps(data, indent=1) + "\n")
+    timing.publish(report(data), args.output)
+    print(f"samples written to {args.data}")
     return 0
 
 

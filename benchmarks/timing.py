@@ -54,6 +54,14 @@ def round_robin(commands: dict[str, Command], rounds: int, warmup: int) -> dict[
 
     The first `warmup` rounds are run and thrown away (page cache, first exec of each binary).
     """
+    samples, failures = round_robin_samples(commands, rounds, warmup)
+    return {name: Summary.of(samples[name], failures[name]) for name in commands}
+
+
+def round_robin_samples(
+    commands: dict[str, Command], rounds: int, warmup: int
+) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """`round_robin`'s samples themselves (ms per command), and each command's failed runs."""
     samples: dict[str, list[float]] = {name: [] for name in commands}
     failures = dict.fromkeys(commands, 0)
     env = dict(os.environ)
@@ -69,7 +77,7 @@ def round_robin(commands: dict[str, Command], rounds: int, warmup: int) -> dict[
                 print(f"  round {number + 1 - warmup}/{rounds}", flush=True)
     finally:
         os.close(devnull)
-    return {name: Summary.of(samples[name], failures[name]) for name in commands}
+    return samples, failures
 
 
 def compile_bytecode(python: str, *paths: str, cwd: str | None = None) -> str:
