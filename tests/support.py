@@ -320,3 +320,23 @@ def memory_kib(pid: int) -> dict[str, int]:
             if colon and len(words) == 2 and words[1] == "kB":
                 values[name] = int(words[0])
     return values
+
+
+def numbers_complete(log: Path) -> bool:
+    """Whether the NUMBERS writer's log holds 1, 2, 3... once each, in order, then its "end"."""
+    lines = log_lines(log)
+    numbers = [int(line) for line in lines[:-1]]
+    return lines[-1:] == ["end"] and numbers == list(range(1, len(numbers) + 1))
+
+
+def sockets(pid: int) -> set[str]:
+    """The sockets `pid` holds, as ``socket:[INODE]`` (trio's wakeup pair: new after an exec)."""
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:"):
+            found.add(target)
+    return found

@@ -24,6 +24,7 @@ from support import (
     read_status,
     scan_root,
     send,
+    sockets,
     started,
     with_log,
 )
@@ -36,18 +37,6 @@ INET_TABLES = ("tcp", "tcp6", "udp", "udp6", "raw", "raw6", "udplite", "udplite6
 #: A path strace printed for a descriptor or an argument: "..." or FD</path>.
 QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 DIRFD = re.compile(r"^(-?\d+|AT_FDCWD)<([^>]*)>")
-
-
-def _socket_inodes(pid: int) -> set[str]:
-    found = set()
-    for entry in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{entry}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            found.add(target[8:-1])
-    return found
 
 
 def _table_inodes(name: str, column: int) -> dict[str, list[str]]:
@@ -66,11 +55,11 @@ async def test_no_network_socket_and_no_listener(tmp_path: Path, start_svscan: A
     daemon = start_svscan(root)
     await started(root / "plain")
     await started(root / "logged")
-    sockets = _socket_inodes(daemon.pid)
+    sockets_held = {name[8:-1] for name in sockets(daemon.pid)}  # socket:[INODE]
     for table in INET_TABLES:  # inode is column 9 in every internet table
-        assert not sockets & set(_table_inodes(table, 9)), f"{table} socket held"
+        assert not sockets_held & set(_table_inodes(table, 9)), f"{table} socket held"
     unix = _table_inodes("unix", 6)
-    for inode in sockets & set(unix):
+    for inode in sockets_held & set(unix):
         flags = int(unix[inode][3], 16)
         assert not flags & 0x10000, f"listening unix socket {unix[inode]}"  # __SO_ACCEPTCON
 

@@ -38,6 +38,7 @@ from support import (
     read_extra,
     read_status,
     send,
+    sockets,
     started,
     started_ignoring_term,
     supervisor_listening,
@@ -58,19 +59,6 @@ def starts(service: Path) -> int:
         return (service / "starts").read_text().count("\n")
     except FileNotFoundError:
         return 0
-
-
-def sockets(pid: int) -> set[str]:
-    """The sockets the daemon holds (trio's wakeup socketpair): new ones after every exec."""
-    found = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:"):
-            found.add(target)
-    return found
 
 
 def environ(pid: int) -> list[str]:
