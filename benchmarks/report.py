@@ -15,6 +15,7 @@ document says so and has none.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from collections.abc import Callable
@@ -171,11 +172,14 @@ def plot(results: Results, where: Path) -> list[str]:
         "memory": [("supervisor processes, PSS (MiB)", "pss_kib", KIB_PER_MIB),
                    ("supervisor processes, RSS (MiB)", "rss_kib", KIB_PER_MIB)],
     }
+    styles = dict(zip(keys, itertools.cycle([("o", "-"), ("s", "--"), ("^", ":"), ("D", "-."),
+                                             ("v", "-")]), strict=False))
     lines = []
     for name, specs in panels.items():
         figure, axes = plt.subplots(1, len(specs), figsize=(6.5 * len(specs), 4.5),
                                     squeeze=False)
         for axis, (title, field, scale) in zip(axes[0], specs, strict=True):
+            plotted: set[int] = set()
             for key in keys:
                 points = []
                 for (k, n), samples in sorted(results.items(), key=lambda item: item[0][1]):
@@ -188,11 +192,13 @@ def plot(results: Results, where: Path) -> list[str]:
                 ys = [got.median / scale for _, got in points]
                 low = [(got.median - got.minimum) / scale for _, got in points]
                 high = [(got.maximum - got.median) / scale for _, got in points]
-                axis.errorbar(xs, ys, yerr=[low, high], marker="o", capsize=3, label=key,
-                              linewidth=2.5 if key == OURS.key else 1.5)
+                marker, style = styles[key]
+                axis.errorbar(xs, ys, yerr=[low, high], marker=marker, linestyle=style,
+                              capsize=3, label=key, linewidth=2.5 if key == OURS.key else 1.5)
+                plotted.update(xs)
             axis.set_xscale("log")
             axis.set_yscale("log")
-            axis.set_xticks(sorted({n for _, n in results}))
+            axis.set_xticks(sorted(plotted))
             axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
             axis.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
             axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))

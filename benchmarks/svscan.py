@@ -343,7 +343,7 @@ def stderr_lines(data: bytes, most: int = 10) -> list[str]:
     lines = data.decode(errors="replace").splitlines()
     kinds: dict[str, int] = {}
     for line in lines:
-        kind = re.sub(r"\bs\d{5}\b", "sNNNNN", line)
+        kind = re.sub(r"\b\d+\b", "N", re.sub(r"\bs\d{5}\b", "sNNNNN", line))
         kinds[kind] = kinds.get(kind, 0) + 1
     told = [f"`{kind}` ({count} lines)" if count > 1 else f"`{kind}`"
             for kind, count in list(kinds.items())[:most]]
@@ -377,7 +377,7 @@ def spread(got: Summary, scale: float, digits: int) -> str:
 def ratio(got: Summary | None, base: Summary | None) -> str:
     if got is None or base is None or base.median == 0:
         return "n/a"
-    return f"{got.median / base.median:.2f}x"
+    return f"{got.median / base.median:,.2f}x"
 
 
 def size(n: int, samples: list[Sample]) -> str:
@@ -463,6 +463,8 @@ def wall_table(results: Results, clients: Clients, op: str) -> str:
         floor = pooled(everyone, probes.wall_key(probes.FLOOR_KEY, probes.FLOOR))
         base = pooled(results.get((BASELINE.key, n), []), probes.wall_key(base_client, op))
         for key, samples in at_n:
+            if not any(sample.timings for sample in samples):
+                continue  # not all up: no client was timed
             for client in clients.get(key, []):
                 text = client["commands"][op]
                 if text == "none":
@@ -551,10 +553,20 @@ def targets(results: Results, big: int) -> list[str]:
 
 
 def problems(results: Results) -> list[str]:
+    """Every run's problems; a run of lines that differ only in their numbers said once."""
     lines = []
     for (key, n), samples in results.items():
         for number_, sample in enumerate(samples, 1):
-            lines += [f"- {key}, N={n:,}, run {number_}: {text}" for text in sample.problems]
+            kinds: list[tuple[str, str, int]] = []  # (kind, first text, how many)
+            for text in sample.problems:
+                kind = re.sub(r"\d[\d,]*", "N", text)
+                if kinds and kinds[-1][0] == kind:
+                    kinds[-1] = (kind, kinds[-1][1], kinds[-1][2] + 1)
+                else:
+                    kinds.append((kind, text, 1))
+            lines += [f"- {key}, N={n:,}, run {number_}: {text}"
+                      + (f" (and {count - 1} more lines like it)" if count > 1 else "")
+                      for _, text, count in kinds]
     return lines or ["- none: every run started all its services, stopped them all, left "
                      "nothing behind, and no scanner wrote anything"]
 
