@@ -120,10 +120,10 @@ class Scanner:
     def _add(self, key: scan.Key, name: str) -> None:
         assert self._nursery is not None
         needed = FDS_BASE + FDS_PER_ENTRY * (len(self.entries) + 1)
-        if process.raise_descriptor_limit(needed) < needed:
+        if process.raise_descriptor_limit(needed) < needed and not self._faults.said("nofile"):
             self._faults.report(
-                "nofile", f"{len(self.entries) + 1} services may need {needed} descriptors, "
-                "more than RLIMIT_NOFILE allows (its hard limit cannot be raised): "
+                "nofile", f"from {len(self.entries) + 1} services on, the tree needs more "
+                "descriptors than RLIMIT_NOFILE allows (its hard limit cannot be raised): "
                 "services past the limit cannot be supervised",
             )
         try:

@@ -100,6 +100,7 @@ async def test_descriptors_run_out_then_come_back(tmp_path: Path, start_daemon: 
     for service in running[len(waiting) + 2 :]:
         assert _pid(service) == pids[service]
     assert daemon.process.poll() is None
+    assert daemon.stderr().count("RLIMIT_NOFILE") <= 1  # said once, not once per service
 
 
 @pytest.fixture
