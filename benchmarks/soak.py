@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import timing
+from benchmarks import procs, timing
 from benchmarks.clients import BIN, ROOT, RUN, exit_on_sigterm
 from supervise import status
 from supervise.process import become_subreaper
@@ -52,17 +52,7 @@ def wait_for(check: Callable[[], object], what: str, timeout: float = PATIENCE) 
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out waiting for {what}")
         time.sleep(0.01)
-        reap()
-
-
-def reap() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
+        procs.reap({})
 
 
 def service(root: Path, name: str, run: str) -> Path:
@@ -120,26 +110,6 @@ class Scanner:
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(PATIENCE)
-
-
-def kill_leftovers() -> None:
-    """SIGKILL every descendant of this script still there (by pid), then reap."""
-    me = str(os.getpid())
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as file:
-                parent = file.read().rsplit(")", 1)[1].split()[1]
-        except OSError:
-            continue
-        if parent == me:
-            try:
-                os.kill(int(entry), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-    time.sleep(0.2)
-    reap()
 
 
 # --- the soaks ----------------------------------------------------------------------------
@@ -207,17 +177,9 @@ def kill9_soak(scratch: Path, count: int) -> dict[str, str]:
 
 
 def count_sleeps() -> int:
-    me, found = str(os.getpid()), 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as file:
-                    text = file.read()
-            except OSError:
-                continue
-            fields = text.rsplit(")", 1)[1].split()
-            found += "(sleep)" in text and fields[1] == me and fields[0] != "Z"
-    return found
+    """Services running under this script (zombies not counted)."""
+    return sum(stat.comm == procs.SERVICE_COMM and stat.alive
+               for stat in procs.Descendants(os.getpid()).scan())
 
 
 def control_latency(scratch: Path, crashers: int, rounds: int = 10) -> dict[str, list[float]]:
@@ -285,12 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parts.append(("SIGHUP re-executions under load", hup_soak(scratch, args.hups,
                                                                  args.services)))
-        kill_leftovers()
+        procs.kill_descendants()
         parts.append(("kill -9 and a new svscan", kill9_soak(scratch, args.big)))
-        kill_leftovers()
+        procs.kill_descendants()
         parts.append(("Control latency beside a crash loop", crash_soak(scratch)))
     finally:
-        kill_leftovers()
+        procs.kill_descendants()
         shutil.rmtree(scratch, ignore_errors=True)
     text = report(parts, about)
     timing.publish(text, args.output)

@@ -23,7 +23,6 @@ import argparse
 import os
 import random
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -31,10 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import timing
+from benchmarks.clients import BIN, ROOT, exit_on_sigterm
 from benchmarks.timing import Summary
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / ".venv" / "bin"
 MULTILOG = "/usr/bin/multilog"
 CAT = "/bin/cat"
 OUTPUT = ROOT / "benchmarks" / "results" / "svlog.md"
@@ -175,15 +173,6 @@ def report(args: argparse.Namespace, size: int, benches: list[Bench],
         *verdicts(pairs, results, pairs[0][0]),
         "",
     ])
-
-
-def exit_on_sigterm() -> None:
-    """SIGTERM becomes SystemExit, so the temporary directory is still removed."""
-
-    def leave(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, leave)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,8 @@ import os
 import stat
 import time
 
+import attrs
+
 from supervise import layout
 
 #: Seconds between a process's start (fork) and the status stamp written after its exec.
@@ -26,15 +28,13 @@ TOLERANCE = 2.0
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
+@attrs.frozen
 class ProcStat:
     """The fields of ``/proc/PID/stat`` that identify a process (pure parsing)."""
 
-    __slots__ = ("session", "start_ticks", "state")
-
-    def __init__(self, state: str, session: int, start_ticks: int) -> None:
-        self.state = state
-        self.session = session
-        self.start_ticks = start_ticks
+    state: str
+    session: int
+    start_ticks: int
 
     @classmethod
     def parse(cls, text: str) -> ProcStat:

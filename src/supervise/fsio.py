@@ -94,18 +94,22 @@ def fifo_mode(mode: int) -> int:
     return (mode & 0o060) | 0o600
 
 
-def open_fifo(supervise_fd: int, name: str, *, read_write: bool = False) -> int:
+def open_fifo(
+    supervise_fd: int, name: str, *, read_write: bool = False, create: bool = True
+) -> int:
     """Create FIFO `name` (0600) if missing and open it non-blocking: read-only or read-write.
 
     A read-only open never waits for a writer. Read-write (Linux allows it on
     a FIFO) makes us a writer too, so reads never see EOF: one descriptor
     does what daemontools' two opens of ``control`` do. Raises `NotFifo` if
-    `name` is not a FIFO (a regular file, a symlink).
+    `name` is not a FIFO (a regular file, a symlink). `create=False`: made by
+    `make_fifo` already.
     """
-    try:
-        os.mkfifo(name, 0o600, dir_fd=supervise_fd)
-    except FileExistsError:
-        pass
+    if create:
+        try:
+            os.mkfifo(name, 0o600, dir_fd=supervise_fd)
+        except FileExistsError:
+            pass
     mode = os.O_RDWR if read_write else os.O_RDONLY
     try:
         fd = os.open(name, mode | _NOFOLLOW, dir_fd=supervise_fd)

@@ -47,9 +47,5 @@ class Faults:
             self._last[kind] = text
             warning(text)
 
-    def said(self, kind: str) -> bool:
-        """Whether a fault of `kind` has been said and not cleared since."""
-        return kind in self._last
-
     def clear(self, kind: str) -> None:
         self._last.pop(kind, None)

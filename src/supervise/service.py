@@ -160,7 +160,7 @@ class Service:
             if self._inbox:
                 self._feed(self._inbox.popleft())
                 continue
-            deadline = min(self._timers.values(), default=self._rewrite_at)
+            deadline = min(self._timers.values(), default=math.inf)
             with trio.move_on_at(min(deadline, self._rewrite_at)) as waiting:
                 await self._doorbell.park()
             if not waiting.cancelled_caught:
@@ -236,7 +236,7 @@ class Service:
         self._step_queued()
         self._announce(supervise_fd)
         try:
-            fds.ok = fsio.open_fifo(supervise_fd, "ok")
+            fds.ok = fsio.open_fifo(supervise_fd, "ok", create=False)
         except OSError as error:  # made and checked a moment ago: replaced meanwhile
             self._faults.report("ok", f"unable to open {self.path}/supervise/ok: {describe(error)}")
 
@@ -593,15 +593,11 @@ class Service:
                         self._write(opened, changed)
                     finally:
                         os.close(opened)
-        except _WriteFailed as failed:
-            self._faults.report("status", str(failed))
-            self._rewrite_at = trio.current_time() + self._rewrite_delay
-            self._rewrite_delay = min(self._rewrite_delay * 2, MAX_RETRY_DELAY)
-            return
         except OSError as error:
-            self._faults.report(
-                "status", f"unable to write {self.path}/supervise/status: {describe(error)}"
+            text = str(error) if isinstance(error, _WriteFailed) else (
+                f"unable to reach {self.path}/supervise: {describe(error)}"
             )
+            self._faults.report("status", text)
             self._rewrite_at = trio.current_time() + self._rewrite_delay
             self._rewrite_delay = min(self._rewrite_delay * 2, MAX_RETRY_DELAY)
             return
@@ -625,7 +621,7 @@ class Service:
             raise failed
 
 
-class _WriteFailed(Exception):
+class _WriteFailed(OSError):
     """A status file could not be written; the message names it (the others were tried)."""
 
 

@@ -120,11 +120,10 @@ class Scanner:
     def _add(self, key: scan.Key, name: str) -> None:
         assert self._nursery is not None
         needed = FDS_BASE + FDS_PER_ENTRY * (len(self.entries) + 1)
-        if process.raise_descriptor_limit(needed) < needed and not self._faults.said("nofile"):
-            self._faults.report(
-                "nofile", f"from {len(self.entries) + 1} services on, the tree needs more "
-                "descriptors than RLIMIT_NOFILE allows (its hard limit cannot be raised): "
-                "services past the limit cannot be supervised",
+        if process.raise_descriptor_limit(needed) < needed:
+            self._faults.report(  # the same text each time: said once
+                "nofile", "the tree needs more descriptors than RLIMIT_NOFILE allows (its "
+                "hard limit cannot be raised): services past the limit cannot be supervised",
             )
         try:
             entry = Entry.create(name, key, self.reaper, self._final, scan.has_log(name))

@@ -24,6 +24,7 @@ import trio
 from support import (
     eventually,
     make_service,
+    pid_alive,
     read_status,
     scan_root,
     send,
@@ -86,8 +87,8 @@ async def test_descriptors_run_out_then_come_back(tmp_path: Path, start_daemon: 
     services = [make_service(root, f"s{n:02d}", "exec sleep 1000") for n in range(30)]
     daemon = start_daemon(root, cwd=tmp_path, program=_svscan_as("prlimit", "--nofile=64:64",
                                                                  "--"))
-    await eventually(lambda: "RLIMIT_NOFILE" in daemon.stderr() or "too many open files"
-                     in daemon.stderr(), what="descriptor shortage said", timeout=30)
+    await eventually(lambda: "RLIMIT_NOFILE" in daemon.stderr(), what="shortage said",
+                     timeout=30)
     await trio.sleep(1)
     waiting = [service for service in services if not supervisor_listening(service)]
     running = [service for service in services if supervisor_listening(service)]
@@ -100,7 +101,7 @@ async def test_descriptors_run_out_then_come_back(tmp_path: Path, start_daemon: 
     for service in running[len(waiting) + 2 :]:
         assert _pid(service) == pids[service]
     assert daemon.process.poll() is None
-    assert daemon.stderr().count("RLIMIT_NOFILE") <= 1  # said once, not once per service
+    assert daemon.stderr().count("RLIMIT_NOFILE") == 1  # said once, not once per service
 
 
 @pytest.fixture
@@ -138,7 +139,7 @@ async def test_full_disk_for_status_writes(small_disk: Path, start_daemon: Any) 
     send(service, b"d")
     await eventually(lambda: "unable to write" in daemon.stderr(), what="write failure said")
     assert "No space left" in daemon.stderr() or "out of disk space" in daemon.stderr()
-    assert _gone(pid)  # it did go down
+    assert not pid_alive(pid)  # it did go down
     assert read_status(service).pid == pid  # the file could not say so yet
     filler.unlink()
     await eventually(lambda: read_status(service).pid == 0, what="status rewritten", timeout=30)
@@ -164,7 +165,7 @@ async def test_crash_loop_does_not_starve_control(tmp_path: Path, start_svscan: 
     send(good, b"d")
     await eventually(lambda: read_status(good).pid == 0, what="good down", timeout=30)
     assert trio.current_time() - began < 5.0
-    assert _gone(pid)
+    assert not pid_alive(pid)
 
 
 def _pid(service: Path) -> int:
@@ -172,15 +173,6 @@ def _pid(service: Path) -> int:
         return read_status(service).pid
     except OSError:
         return 0
-
-
-def _gone(pid: int) -> bool:
-    """Exited: no such process, or a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as file:
-            return file.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
 
 
 def _as_nobody(*argv: str) -> subprocess.Popen[bytes]:
