@@ -295,6 +295,22 @@ def idle_cat(pid: int) -> bool:
         return "pipe_read" in f.read()
 
 
+async def kill_idle_logger(service: Path, writer: int, logger: int) -> None:
+    """SIGKILL `logger` while it holds no line: `writer` paused, the logger asleep on an empty pipe.
+
+    The writer is continued only once the logger is dead. A reader woken by
+    SIGKILL still takes what reaches the pipe before it runs (the kernel looks
+    for data before it looks for the signal) and dies holding it: continuing
+    the writer at once lost a line now and then on a loaded machine.
+    """
+    send(service, b"p")
+    await eventually(lambda: proc_state(writer) == "T", what="writer stopped")
+    await eventually(lambda: idle_cat(logger), what="logger idle on an empty pipe")
+    os.kill(logger, signal.SIGKILL)
+    await eventually(lambda: not pid_alive(logger), what="logger dead")
+    send(service, b"c")
+
+
 async def new_pid(service: Path, old: int) -> int:
     def fresh() -> int:
         record = read_status(service)
@@ -322,11 +338,19 @@ def memory_kib(pid: int) -> dict[str, int]:
     return values
 
 
-def numbers_complete(log: Path) -> bool:
-    """Whether the NUMBERS writer's log holds 1, 2, 3... once each, in order, then its "end"."""
+def numbers_break(log: Path) -> str | None:
+    """Where the NUMBERS log stops being 1, 2, 3... once each, then "end"; None if it does not.
+
+    The answer names the first line at fault with its neighbours, so a failure
+    tells a lost line from a repeated one or from a restarted writer.
+    """
     lines = log_lines(log)
-    numbers = [int(line) for line in lines[:-1]]
-    return lines[-1:] == ["end"] and numbers == list(range(1, len(numbers) + 1))
+    if lines[-1:] != ["end"]:
+        return f"last lines {lines[-3:]}, not ending in 'end'"
+    for index, line in enumerate(lines[:-1]):
+        if line != str(index + 1):
+            return f"line {index + 1} is {line!r}; around it: {lines[max(0, index - 3):index + 3]}"
+    return None
 
 
 def sockets(pid: int) -> set[str]:
