@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import struct
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from supervise import inotify
 from supervise.status import RunState
 from support import (
     IGNORE_TERM_RUN,
@@ -53,3 +56,37 @@ async def test_second_signal_kills_what_ignores_term(tmp_path: Path, start_daemo
     daemon.process.send_signal(signal.SIGTERM)
     assert daemon.wait() == 0
     assert not pid_alive(pid)
+
+
+async def test_a_service_gone_at_once_has_its_status_written_once(
+    tmp_path: Path, start_daemon: Any
+) -> None:
+    """A shutdown holds back "want down" (SHUTDOWN_QUIET): one quick to go gets one write.
+
+    Counted with inotify: every replacement of ``status`` is a rename onto it.
+    """
+    service = make_service(tmp_path, "quick", "exec sleep 1000")
+    daemon = start_daemon(service)
+    await started(service)
+    watch = inotify.init()
+    assert watch is not None
+    try:
+        assert inotify.add_watch(watch, str(service / "supervise"), inotify.IN_MOVED_TO)
+        daemon.process.send_signal(signal.SIGTERM)
+        assert daemon.wait() == 0
+        renamed = _names(os.read(watch, 65536))
+    finally:
+        os.close(watch)
+    assert renamed.count("status") == 1, renamed
+    record = read_status(service)
+    assert (record.pid, record.run_state) == (0, RunState.DOWN)
+
+
+def _names(events: bytes) -> list[str]:
+    """The file names in a buffer of ``struct inotify_event``."""
+    names = []
+    while events:
+        _wd, _mask, _cookie, size = struct.unpack_from("iIII", events)
+        names.append(events[16 : 16 + size].rstrip(b"\0").decode())
+        events = events[16 + size :]
+    return names
