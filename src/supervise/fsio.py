@@ -154,20 +154,28 @@ def identity(fd: int) -> tuple[int, int]:
 
 @contextlib.contextmanager
 def directory(path: str, expected: tuple[int, int] | None = None) -> Iterator[int]:
-    """An fd for directory `path`, closed on leaving the block.
+    """An fd for directory `path` (see `open_expected`), closed on leaving the block.
 
     The daemon keeps no directory open between steps (three descriptors per
-    service is the budget); it opens one for the few calls of a step. With
-    `expected`, raises `Replaced` if `path` is now another directory, so a
-    supervisor whose directory was recreated in place never touches the new one.
+    service is the budget); it opens one for the few calls of a step.
     """
-    fd = open_dir(path)
+    fd = open_expected(path, expected)
     try:
-        if expected is not None and identity(fd) != expected:
-            raise Replaced(errno.ESTALE, f"{path} was replaced by another directory")
         yield fd
     finally:
         os.close(fd)
+
+
+def open_expected(path: str, expected: tuple[int, int] | None = None) -> int:
+    """An fd for directory `path`; with `expected`, raises `Replaced` if it is another one.
+
+    So a supervisor whose directory was recreated in place never touches the new one.
+    """
+    fd = open_dir(path)
+    if expected is not None and identity(fd) != expected:
+        os.close(fd)
+        raise Replaced(errno.ESTALE, f"{path} was replaced by another directory")
+    return fd
 
 
 def replace_file(dir_fd: int, name: str, data: bytes, mode: int = 0o644) -> None:

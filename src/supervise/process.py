@@ -1,13 +1,15 @@
-"""The daemon's own process settings: descriptor limit, child subreaper.
+"""The daemon's own process settings: descriptor limit, child subreaper, quick exit.
 
-Both are one system call; they live here so that svscan's startup reads as a
-list of decisions, and so that the one ctypes call for prctl is in one place.
+Each is a system call or two; they live here so that svscan's startup reads as
+a list of decisions, and so that the one ctypes call for prctl is in one place.
 """
 
 from __future__ import annotations
 
 import os
 import resource
+import sys
+from typing import NoReturn
 
 PR_SET_CHILD_SUBREAPER = 36
 _NR_OPEN = "/proc/sys/fs/nr_open"
@@ -49,3 +51,19 @@ def _nr_open() -> int:
             return int(limit.read())
     except (OSError, ValueError):
         return 0
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit the daemon with `code` at once, once its output is flushed.
+
+    Everything that matters is done by then: every service is down, its
+    status written, every fd about to be closed by the kernel. What is left
+    is the interpreter freeing each object one by one, which at 1000
+    services took a quarter of the whole stop.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)

@@ -66,7 +66,7 @@ def _run(root: str, subreaper: bool, reexec_argv: list[str]) -> int:
             say.warning(f"unable to read the state handed over on SIGHUP: {error}")
     fsio.close_inherited_fds()
     scanner = Scanner(root, reexec_argv)
-    return trio.run(scanner.run, handed)
+    process.exit_now(trio.run(scanner.run, handed))
 
 
 def _handover_command(args: list[str]) -> list[str]:
