@@ -13,6 +13,7 @@ import signal
 import trio
 
 from supervise import fsio
+from supervise.readers import Readers
 from supervise.reaper import Reaper
 from supervise.service import Service
 
@@ -23,10 +24,11 @@ EXIT_REFUSED = 111
 async def supervise(paths: list[str]) -> int:
     """Supervise `paths` until each is released; 0, or 111 if any was refused."""
     fsio.close_inherited_fds()
-    reaper = Reaper()
-    services = [Service(path, reaper) for path in paths]
+    reaper, readers = Reaper(), Readers()
+    services = [Service(path, reaper, readers) for path in paths]
     async with trio.open_nursery() as nursery:
         await nursery.start(reaper.run)
+        await nursery.start(readers.run)
         await nursery.start(_stop_on_signals, services)
         async with trio.open_nursery() as each:
             for service in services:

@@ -23,6 +23,7 @@ import attrs
 import trio
 
 from supervise import adoption, fsio
+from supervise.readers import Readers
 from supervise.reaper import Reaper
 from supervise.scan import Key
 from supervise.service import Adopted, Service
@@ -42,6 +43,7 @@ class Entry:
     name: str
     key: Key
     reaper: Reaper
+    readers: Readers
     on_final: Finals
     log_in: int | None = None  # the pipe's read end: the logger's stdin
     log_out: int | None = None  # the pipe's write end: the service's stdout
@@ -55,15 +57,17 @@ class Entry:
     _log_gone: trio.Event = attrs.field(factory=trio.Event)
 
     @classmethod
-    def create(cls, name: str, key: Key, reaper: Reaper, on_final: Finals, log: bool) -> Entry:
+    def create(
+        cls, name: str, key: Key, reaper: Reaper, readers: Readers, on_final: Finals, log: bool
+    ) -> Entry:
         """A new entry; with a log pipe if `log` (the pipe is close-on-exec for everyone else).
 
         The pipe of a killed svscan is taken back when its logger or service still runs.
         """
         if not log:
-            return cls(name, key, reaper, on_final)
+            return cls(name, key, reaper, readers, on_final)
         read_end, write_end = adoption.recover_pipe(name) or os.pipe2(os.O_CLOEXEC)
-        return cls(name, key, reaper, on_final, read_end, write_end)
+        return cls(name, key, reaper, readers, on_final, read_end, write_end)
 
     # --- life ----------------------------------------------------------------------
 
@@ -120,11 +124,15 @@ class Entry:
     # --- the two services ------------------------------------------------------------
 
     def _new_main(self) -> Service:
-        self.main = Service(self.name, self.reaper, stdout=self.log_out, on_final=self._final)
+        self.main = Service(
+            self.name, self.reaper, self.readers, stdout=self.log_out, on_final=self._final
+        )
         return self.main
 
     def _new_log(self) -> Service:
-        self.log = Service(os.path.join(self.name, "log"), self.reaper, stdin=self.log_in)
+        self.log = Service(
+            os.path.join(self.name, "log"), self.reaper, self.readers, stdin=self.log_in
+        )
         return self.log
 
     def _final(self, code: int) -> None:
@@ -185,12 +193,12 @@ class Entry:
     @classmethod
     def resume(
         cls, data: dict[str, Any], main: Adopted | None, log: Adopted | None,
-        reaper: Reaper, on_final: Finals,
+        reaper: Reaper, readers: Readers, on_final: Finals,
     ) -> Entry:
         """The entry a previous svscan exported, with its services resumed."""
         read_end, write_end = data["pipe"] or (None, None)
         key = (data["key"][0], data["key"][1])
-        entry = cls(data["name"], key, reaper, on_final, read_end, write_end)
+        entry = cls(data["name"], key, reaper, readers, on_final, read_end, write_end)
         if main is not None:
             entry._new_main().resume(main)
         if log is not None and read_end is not None:

@@ -11,8 +11,8 @@ is logged and the loop goes on, and nothing here can stop another directory.
 
 from __future__ import annotations
 
-import collections
 import contextlib
+import functools
 import math
 import os
 import time
@@ -24,6 +24,7 @@ import trio
 
 from supervise import adoption, control, fsio, layout, machine, say, settings, status
 from supervise.errtext import describe
+from supervise.readers import Readers
 from supervise.reaper import Reaper, describe_wait
 from supervise.say import Faults, fatal, warning
 from supervise.status import RunState
@@ -80,6 +81,7 @@ class Service:
 
     path: str
     reaper: Reaper
+    readers: Readers
     stdin: int | None = attrs.field(default=None, kw_only=True)
     stdout: int | None = attrs.field(default=None, kw_only=True)
     on_final: Callable[[int], None] | None = attrs.field(default=None, kw_only=True)
@@ -89,13 +91,12 @@ class Service:
     settled: trio.Event = attrs.field(factory=trio.Event)
     _fds: Descriptors | None = None
     _timers: dict[machine.Timer, float] = attrs.field(factory=dict)
-    _queue: collections.deque[machine.Event] = attrs.field(factory=collections.deque)
+    _queue: list[machine.Event] = attrs.field(factory=list)
     _written: dict[str, bytes] = attrs.field(factory=dict)
     _faults: Faults = attrs.field(factory=Faults)
     _identity: tuple[int, int] | None = None
     _notify: bool = False
     _ready_fd: int | None = None
-    _generation: int = 0
     # A status write that failed (disk full) is tried again at `_rewrite_at`, backing off.
     _rewrite_at: float = math.inf
     _rewrite_delay: float = 1.0
@@ -104,10 +105,11 @@ class Service:
     _step_dir: int | None = None
     _exited: bool = False
     _stop: trio.Event = attrs.field(factory=trio.Event)
-    _nursery: trio.Nursery | None = None
+    _pidfd: int | None = None  # an adopted ./run's, watched by `readers`
     # Inputs wait here, not in a trio channel: a channel hands an input straight to a
-    # waiting task, where `settle` could not see it before a handover.
-    _inbox: collections.deque[machine.Event] = attrs.field(factory=collections.deque)
+    # waiting task, where `settle` could not see it before a handover. Lists, not
+    # deques: they hold an input or two, and a deque costs 600 bytes even empty.
+    _inbox: list[machine.Event] = attrs.field(factory=list)
     _doorbell: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
 
     # --- the task --------------------------------------------------------------
@@ -116,23 +118,25 @@ class Service:
         """Set the directory up (retrying), or carry on after `resume`; supervise until it exits."""
         resumed = self._fds is not None  # after a handover: its children are already ours
         try:
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                if resumed:
-                    if self._ready_fd is not None:
-                        nursery.start_soon(self._read_ready, self._ready_fd, self._generation)
-                    self._claim_after_handover()
-                    self._drain()
-                elif not await self._setup_until_done():
-                    return
-                nursery.start_soon(self._read_control, self._require_fds().control)
-                self.settled.set()
-                await self._loop()
-                nursery.cancel_scope.cancel()
+            if resumed:
+                if self._ready_fd is not None:
+                    self.readers.watch(self._ready_fd, self._read_ready)
+                self._claim_after_handover()
+                self._drain()
+            elif not await self._setup_until_done():
+                return
+            control_fd = self._require_fds().control
+            assert control_fd is not None
+            self.readers.watch(control_fd, functools.partial(self._read_control, control_fd))
+            self.settled.set()
+            await self._loop()
         finally:
             self.settled.set()
-            self._nursery = None
+            self._close_ready()
+            self._close_pidfd()
             if self._fds is not None:
+                if self._fds.control is not None:
+                    self.readers.forget(self._fds.control)
                 self._fds.close()
             self._fds = None  # the numbers may be reused: nothing may touch them now
 
@@ -167,7 +171,7 @@ class Service:
     async def _loop(self) -> None:
         while not self._exited:
             if self._inbox:
-                self._feed(self._inbox.popleft())
+                self._feed(self._inbox.pop(0))
                 continue
             deadline = min(self._timers.values(), default=math.inf)
             with trio.move_on_at(min(deadline, self._rewrite_at)) as waiting:
@@ -287,24 +291,28 @@ class Service:
             self._watch_adopted(pidfd, pid)
 
     def _watch_adopted(self, pidfd: int, pid: int) -> None:
-        assert self._nursery is not None
-        self._nursery.start_soon(self._wait_adopted, pidfd, pid)
+        self._close_pidfd()
+        self._pidfd = pidfd
+        self.readers.watch(pidfd, functools.partial(self._adopted_ended, pid))
 
-    async def _wait_adopted(self, pidfd: int, pid: int) -> None:
-        """Wait for an adopted ./run to end; its exit status is not ours to know."""
-        try:
-            await trio.lowlevel.wait_readable(pidfd)
-        finally:
-            os.close(pidfd)
+    def _adopted_ended(self, pid: int) -> None:
+        """An adopted ./run ended (its pidfd is readable); its exit status is not ours to know."""
+        self._close_pidfd()
         if self.state.pid == pid and self.state.phase is machine.Phase.RUN:
             self._post(machine.RunExited(*machine.UNKNOWN_EXIT, self._has_finish()))
+
+    def _close_pidfd(self) -> None:
+        if self._pidfd is not None:
+            self.readers.forget(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
 
     # --- handing over to a re-executed daemon (svscan's SIGHUP) ----------------------
 
     def settle(self) -> None:
         """Apply every input already received, so that the state is complete for a handover."""
         while self._inbox and not self._exited:
-            self._feed(self._inbox.popleft())
+            self._feed(self._inbox.pop(0))
 
     def export(self) -> Adopted | None:
         """What a re-executed daemon needs to carry on, or None if not supervising now."""
@@ -348,9 +356,9 @@ class Service:
         if isinstance(event, machine.RunExited) and any(
             isinstance(waiting, machine.Ready) for waiting in self._inbox
         ):  # that run's readiness, posted after its exit: not the next run's
-            self._inbox = collections.deque(
+            self._inbox = [
                 waiting for waiting in self._inbox if not isinstance(waiting, machine.Ready)
-            )
+            ]
         if isinstance(event, machine.Shutdown):
             self._quiet_until = trio.current_time() + SHUTDOWN_QUIET
         self._queue.append(event)
@@ -374,7 +382,7 @@ class Service:
 
     def _step_queued(self) -> None:
         while self._queue:
-            current = self._queue.popleft()
+            current = self._queue.pop(0)
             try:
                 transition = machine.step(self.state, current, time.time())
             except Exception as error:  # one bad step must not end supervision
@@ -458,15 +466,11 @@ class Service:
             fsio.close_quietly(ready_read, ready_write)
             raise
         fsio.close_quietly(ready_write)
-        self._generation += 1
         self._notify = ready_read is not None
-        self._ready_fd = None  # an older start's reader, if any, still owns and closes its fd
+        self._close_ready()  # an older start's: what it may still say is not about this one
         if ready_read is not None:
-            if self._nursery is None:
-                os.close(ready_read)
-            else:
-                self._ready_fd = ready_read
-                self._nursery.start_soon(self._read_ready, ready_read, self._generation)
+            self._ready_fd = ready_read
+            self.readers.watch(ready_read, self._read_ready)
         return pid
 
     def _on_run_exit(self, wait_status: int) -> None:
@@ -564,28 +568,34 @@ class Service:
 
     # --- readers -----------------------------------------------------------------
 
-    async def _read_control(self, fd: int | None) -> None:
-        """Turn control bytes into inputs, in the order they were written."""
-        assert fd is not None
-        while True:
-            for command in control.parse(await _read_some(fd)):
-                self._post(machine.Control(command))
-
-    async def _read_ready(self, fd: int, generation: int) -> None:
-        """Wait for a newline on the notification pipe of one start of ./run."""
+    def _read_control(self, fd: int) -> None:
+        """Turn the control bytes there are into inputs, in the order they were written."""
         try:
-            while True:
-                data = await _read_some(fd)
-                if not data:
-                    return
-                if b"\n" in data:
-                    if generation == self._generation:
-                        self._post(machine.Ready())
-                    return
-        finally:
-            if self._ready_fd == fd:
-                self._ready_fd = None
-            os.close(fd)
+            data = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        for command in control.parse(data):
+            self._post(machine.Control(command))
+
+    def _read_ready(self) -> None:
+        """Read the notification pipe of the current start of ./run: ready at a newline."""
+        if self._ready_fd is None:
+            return
+        try:
+            data = os.read(self._ready_fd, 4096)
+        except BlockingIOError:
+            return
+        if data and b"\n" not in data:
+            return
+        self._close_ready()
+        if data:
+            self._post(machine.Ready())
+
+    def _close_ready(self) -> None:
+        if self._ready_fd is not None:
+            self.readers.forget(self._ready_fd)
+            os.close(self._ready_fd)
+            self._ready_fd = None
 
     # --- status files --------------------------------------------------------------
 
@@ -723,21 +733,15 @@ def _attempt(what: str, function: Callable[..., T], *args: object, **kwargs: obj
         raise SetupError(f"unable to {what}: {describe(error)}") from None
 
 
-async def _read_some(fd: int) -> bytes:
-    """The next bytes from a non-blocking fd, waiting in trio until there are some (b"" at EOF)."""
-    while True:
-        await trio.lowlevel.wait_readable(fd)
-        try:
-            return os.read(fd, 4096)
-        except BlockingIOError:
-            continue
-
-
 def _pipe_avoiding(target: int) -> tuple[int, int]:
-    """A close-on-exec pipe whose ends are not `target` (dup2 onto itself would keep CLOEXEC)."""
+    """A close-on-exec pipe whose ends are not `target` (dup2 onto itself would keep CLOEXEC).
+
+    Its read end does not block: it is read only when `Readers` says it is readable.
+    """
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     while target in (read_end, write_end):
         spare = os.pipe2(os.O_CLOEXEC)
         fsio.close_quietly(read_end, write_end)
         read_end, write_end = spare
+    os.set_blocking(read_end, False)
     return read_end, write_end

@@ -1,7 +1,8 @@
 """svscan: one trio daemon for a whole service tree.
 
-One nursery holds the reaper, the signal watcher and the scanner; a second
-one holds one task per entry (a service, its logger, their pipe). The root is
+One nursery holds the reaper, the readers (one task reads every control
+FIFO and readiness pipe), the signal watcher and the scanner; a second one
+holds one task per entry (a service, its logger, their pipe). The root is
 watched with inotify, so a new directory is started within moments and an
 idle daemon never wakes up; SIGALRM rescans at once, and where inotify is
 missing a rescan every `FALLBACK_SCAN` seconds stands in.
@@ -26,6 +27,7 @@ import trio
 from supervise import dump, handover, inotify, process, say, scan
 from supervise.entry import Entry
 from supervise.errtext import describe
+from supervise.readers import Readers
 from supervise.reaper import Reaper
 from supervise.say import Faults
 
@@ -51,6 +53,7 @@ class Scanner:
     root: str
     reexec_argv: list[str]
     reaper: Reaper = attrs.field(factory=Reaper)
+    readers: Readers = attrs.field(factory=Readers)
     entries: dict[scan.Key, Entry] = attrs.field(factory=dict)
     exit_code: int = 0
     stopping: bool = False
@@ -64,10 +67,13 @@ class Scanner:
     async def run(self, handed: list[dict[str, Any]] | None = None) -> int:
         """Supervise the tree until shut down; the exit code."""
         for data in handed or ():
-            entry = Entry.resume(data, data["main"], data["log"], self.reaper, self._final)
+            entry = Entry.resume(
+                data, data["main"], data["log"], self.reaper, self.readers, self._final
+            )
             self.entries[entry.key] = entry
         async with trio.open_nursery() as daemon:
             await daemon.start(self.reaper.run)
+            await daemon.start(self.readers.run)
             await daemon.start(self._signals)
             async with trio.open_nursery() as entries:
                 self._nursery = entries
@@ -126,7 +132,9 @@ class Scanner:
                 "hard limit cannot be raised): services past the limit cannot be supervised",
             )
         try:
-            entry = Entry.create(name, key, self.reaper, self._final, scan.has_log(name))
+            entry = Entry.create(
+                name, key, self.reaper, self.readers, self._final, scan.has_log(name)
+            )
         except OSError as error:
             text = f"unable to create a log pipe for {name}: {describe(error)}"
             self._faults.report("pipe", text)
@@ -262,6 +270,7 @@ class Scanner:
         if self._inotify_fd is not None:
             known[self._inotify_fd] = f"inotify watch on {self.root}"
         known[self.reaper.home_fd] = f"{self.root} (working directory)"
+        known[self.readers.fileno()] = "epoll set of every control FIFO and readiness pipe"
         lines += dump.descriptor_lines(known)
         for text in lines:
             say.line("state", text)

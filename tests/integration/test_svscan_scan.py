@@ -280,6 +280,8 @@ async def test_dx_releases_then_svscan_takes_the_directory_again(
     service = make_service(root, "a", RUN)
     daemon = start_svscan(root)
     old = (await started(service)).pid
+    await eventually(lambda: (service / "starts").exists() and _starts(service) == [old],
+                     what="./run wrote its pid")  # before d can kill it
     send(service, b"dx")
     await eventually(lambda: not pid_alive(old), what="old ./run gone")
     await eventually(lambda: not supervisor_listening(service), what="directory released")
