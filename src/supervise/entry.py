@@ -51,10 +51,17 @@ class Entry:
     log: Service | None = None
     stopping: bool = False
     main_done: trio.Event = attrs.field(factory=trio.Event)
-    logs_may_stop: trio.Event = attrs.field(factory=trio.Event)
     _stop_main: trio.Event = attrs.field(factory=trio.Event)
-    _stop_log: trio.Event = attrs.field(factory=trio.Event)
-    _log_gone: trio.Event = attrs.field(factory=trio.Event)
+    # Only an entry with a logger has these (a thousand unused events cost a megabyte).
+    _logs_may_stop: trio.Event | None = attrs.field(
+        default=attrs.Factory(lambda self: self._for_log(), takes_self=True)
+    )
+    _stop_log: trio.Event | None = attrs.field(
+        default=attrs.Factory(lambda self: self._for_log(), takes_self=True)
+    )
+    _log_gone: trio.Event | None = attrs.field(
+        default=attrs.Factory(lambda self: self._for_log(), takes_self=True)
+    )
 
     @classmethod
     def create(
@@ -72,18 +79,21 @@ class Entry:
     # --- life ----------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Logger first, then the service; to stop, the service, then (when told) the logger."""
+        """Logger first, then the service; to stop, the service, then (when told) the logger.
+
+        Without a logger, the service runs in this very task: no nursery to hold.
+        """
         try:
+            if self._logs_may_stop is None:
+                await self._keep_main()
+                return
             async with trio.open_nursery() as nursery:
-                if self.log_in is not None:
-                    log = self.log or self._new_log()
-                    nursery.start_soon(self._keep_log, log)
-                    await log.settled.wait()
-                else:
-                    self._log_gone.set()
-                await self._keep_main(self.main or self._new_main())
+                log = self.log or self._new_log()
+                nursery.start_soon(self._keep_log, log)
+                await log.settled.wait()
+                await self._keep_main()
                 self.main_done.set()
-                await self.logs_may_stop.wait()
+                await self._logs_may_stop.wait()
                 await self._drain_log()
         finally:
             self.main_done.set()
@@ -99,7 +109,12 @@ class Entry:
         if force and self.log is not None:
             self.log.shutdown(force)
         if logs_too:
-            self.logs_may_stop.set()
+            self.let_logs_stop()
+
+    def let_logs_stop(self) -> None:
+        """The logger may drain and stop once the service is down (svscan: all services are)."""
+        if self._logs_may_stop is not None:
+            self._logs_may_stop.set()
 
     def vanish(self) -> None:
         """The directory is gone: stop it, quietly (reaching it is expected to fail now)."""
@@ -138,10 +153,14 @@ class Entry:
     def _final(self, code: int) -> None:
         self.on_final(self, code)
 
-    async def _keep_main(self, service: Service) -> None:
-        await self._keep(service, self._stop_main, self._new_main)
+    def _for_log(self) -> trio.Event | None:
+        return None if self.log_in is None else trio.Event()
+
+    async def _keep_main(self) -> None:
+        await self._keep(self.main or self._new_main(), self._stop_main, self._new_main)
 
     async def _keep_log(self, service: Service) -> None:
+        assert self._stop_log is not None and self._log_gone is not None
         try:
             await self._keep(service, self._stop_log, self._new_log)
         finally:
@@ -168,6 +187,7 @@ class Entry:
 
         Returns as soon as the logger is gone: `LOG_GRACE` is an upper bound, not a sleep.
         """
+        assert self._stop_log is not None and self._log_gone is not None
         self._stop_log.set()
         fsio.close_quietly(self.log_out)
         self.log_out = None

@@ -173,8 +173,11 @@ class Service:
             if self._inbox:
                 self._feed(self._inbox.pop(0))
                 continue
-            deadline = min(self._timers.values(), default=math.inf)
-            with trio.move_on_at(min(deadline, self._rewrite_at)) as waiting:
+            deadline = min([*self._timers.values(), self._rewrite_at])
+            if deadline == math.inf:  # the usual idle wait: no cancel scope to hold meanwhile
+                await self._doorbell.park()
+                continue
+            with trio.move_on_at(deadline) as waiting:
                 await self._doorbell.park()
             if not waiting.cancelled_caught:
                 continue

@@ -187,7 +187,7 @@ class Scanner:
         for entry in list(self.entries.values()):
             await entry.main_done.wait()
         for entry in list(self.entries.values()):
-            entry.logs_may_stop.set()
+            entry.let_logs_stop()
 
     def _final(self, entry: Entry, code: int) -> None:
         """A service went down for good: if it is essential, the whole tree goes down."""
