@@ -34,6 +34,10 @@ RETAKE_DELAY = 5.0
 LOG_GRACE = 10.0
 
 Finals = Callable[["Entry", int], None]
+#: An event of the logger's, made only for an entry that has one (see `Entry.log_in`).
+_LOG_EVENT: Any = attrs.Factory(
+    lambda entry: None if entry.log_in is None else trio.Event(), takes_self=True
+)
 
 
 @attrs.define(eq=False)
@@ -53,15 +57,9 @@ class Entry:
     main_done: trio.Event = attrs.field(factory=trio.Event)
     _stop_main: trio.Event = attrs.field(factory=trio.Event)
     # Only an entry with a logger has these (a thousand unused events cost a megabyte).
-    _logs_may_stop: trio.Event | None = attrs.field(
-        default=attrs.Factory(lambda self: self._for_log(), takes_self=True)
-    )
-    _stop_log: trio.Event | None = attrs.field(
-        default=attrs.Factory(lambda self: self._for_log(), takes_self=True)
-    )
-    _log_gone: trio.Event | None = attrs.field(
-        default=attrs.Factory(lambda self: self._for_log(), takes_self=True)
-    )
+    _logs_may_stop: trio.Event | None = attrs.field(default=_LOG_EVENT)
+    _stop_log: trio.Event | None = attrs.field(default=_LOG_EVENT)
+    _log_gone: trio.Event | None = attrs.field(default=_LOG_EVENT)
 
     @classmethod
     def create(
@@ -152,9 +150,6 @@ class Entry:
 
     def _final(self, code: int) -> None:
         self.on_final(self, code)
-
-    def _for_log(self) -> trio.Event | None:
-        return None if self.log_in is None else trio.Event()
 
     async def _keep_main(self) -> None:
         await self._keep(self.main or self._new_main(), self._stop_main, self._new_main)

@@ -47,7 +47,7 @@ class Readers:
             return
         try:
             self._epoll.unregister(fd)
-        except OSError:  # already closed: epoll has dropped it by itself
+        except (OSError, ValueError):  # fd closed (epoll dropped it), or the set itself closed
             pass
 
     def __contains__(self, fd: int) -> bool:
