@@ -26,9 +26,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     import trio  # only the daemon pays for trio
 
+    from supervise import process
     from supervise.daemon import supervise
 
-    return trio.run(supervise, args)
+    process.exit_now(trio.run(supervise, args))
 
 
 if __name__ == "__main__":
