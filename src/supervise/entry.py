@@ -23,10 +23,11 @@ import attrs
 import trio
 
 from supervise import adoption, fsio
+from supervise.handover import Adopted
 from supervise.readers import Readers
 from supervise.reaper import Reaper
 from supervise.scan import Key
-from supervise.service import Adopted, Service
+from supervise.service import Service
 
 #: Seconds before a released directory is taken again (daemontools' scan interval).
 RETAKE_DELAY = 5.0

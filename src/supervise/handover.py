@@ -23,7 +23,6 @@ from typing import Any
 import attrs
 
 from supervise import machine, status
-from supervise.service import Adopted
 
 ENV = "TRIO_SUPERVISE_HANDOVER_FD"
 VERSION = 1
@@ -33,6 +32,19 @@ HELD_SIGNALS = frozenset(
      signal.SIGALRM, signal.SIGCHLD}
 )
 _ENUMS: dict[str, type[enum.Enum]] = {"phase": machine.Phase, "want": status.Want}
+
+
+@attrs.frozen
+class Adopted:
+    """One supervised directory as a re-executed daemon receives it (see `Service.export`)."""
+
+    fds: dict[str, int]
+    state: machine.State
+    timers: dict[machine.Timer, float]
+    notify: bool
+    ready_fd: int | None
+    starts: int
+    identity: tuple[int, int] | None = None
 
 
 class CannotExec(Exception):

@@ -5,6 +5,23 @@ state and the actions the driver must carry out, in order. Every
 (phase, input) pair has a cell in `TABLE`, like s6-supervise's action grid;
 a cell that does nothing says so (`_ignore`) rather than being absent.
 
+This module owns every rule that decides what a service does; the driver
+(`supervise.service`) only turns the world into inputs and carries out the
+actions, in order, deciding nothing (as h11's `_state` owns HTTP's rules and
+its connection only moves bytes). To answer "what does a service do when
+X?", read the cell for X here. In particular:
+
+- a readiness line or an exit names the start of ./run it belongs to (`run`);
+  one from an earlier start is stale and ignored;
+- the status files are written (`WriteStatus`) after every step that changed
+  what they show, except while a shutdown's quiet period holds them back
+  (`SHUTDOWN_QUIET`); a write that failed is retried on `Timer.STATUS`,
+  backing off (`backoff`);
+- a service that went down and will not come back by itself is reported
+  once (`GoneForGood`: what svscan's ``essential`` acts on);
+- spawn failures, setup failures and status write failures all back off by
+  `backoff`, up to `MAX_BACKOFF`.
+
 Meanings follow daemontools where it has one (``x`` exits once the service is
 down and does not stop it; ``o`` writes want byte 0), runit for ``finish`` and
 the status bytes 18-19, s6 for ``timeout-kill``, ``down-signal``,
@@ -24,7 +41,17 @@ from typing import TypeAlias
 import attrs
 
 from supervise.control import SIGNALS, Command
-from supervise.status import Extra, ExtraFlag, RunState, Status, Want, stat_text
+from supervise.status import (
+    Extra,
+    ExtraFlag,
+    RunState,
+    Status,
+    Want,
+    pack,
+    pack_extra,
+    pid_text,
+    stat_text,
+)
 from supervise.tai import Tai64n
 
 #: Minimum seconds between two starts of ./run (every peer has this).
@@ -33,8 +60,14 @@ START_INTERVAL = 1.0
 KILL_REPEAT = 5.0
 #: Exit code of ./finish that means "permanent failure: stay down" (s6).
 PERMANENT_FAILURE = 125
-#: Longest wait before retrying a start that could not spawn.
-MAX_SPAWN_BACKOFF = 10.0
+#: Longest wait before retrying what failed: a spawn, a status write, taking a directory.
+MAX_BACKOFF = 10.0
+#: Seconds after its down-signal during a shutdown that a service still running gets
+#: its "want down" status: most are gone by then, and their final status is then the
+#: only write (half the file creations of a shutdown, which on ext4 is most of its
+#: time). Counted from each service's own signal: 1000 services take longer than this
+#: to be signalled one after another.
+SHUTDOWN_QUIET = 0.25
 #: (code, signal) of a ./run whose exit status we cannot know (see `RunExited`).
 UNKNOWN_EXIT = (None, 0)
 
@@ -53,6 +86,7 @@ class Timer(enum.Enum):
     START = "start"  # the next start, when throttled or retrying a failed spawn
     KILL = "kill"  # timeout-kill after a `d`
     FINISH = "finish"  # timeout-finish while ./finish runs
+    STATUS = "status"  # end of a shutdown's quiet period, or retrying a failed status write
 
 
 # --- inputs ------------------------------------------------------------------
@@ -67,9 +101,10 @@ class Control:
 
 @attrs.frozen
 class Spawned:
-    """./run was started with this pid."""
+    """./run was started with this pid; `notify`: with a readiness pipe (notification-fd)."""
 
     pid: int
+    notify: bool = False
 
 
 @attrs.frozen
@@ -83,11 +118,13 @@ class RunExited:
 
     `has_finish` says whether an executable ./finish exists now. (None, 0) is
     `UNKNOWN_EXIT`: an adopted ./run, not our child, whose status we never see.
+    `run` is the start it belongs to (`State.starts` then); None: the current one.
     """
 
     code: int | None
     signal: int = 0
     has_finish: bool = False
+    run: int | None = None
 
 
 @attrs.frozen
@@ -106,7 +143,20 @@ class FinishExited:
 
 @attrs.frozen
 class Ready:
-    """The service wrote its readiness line on its notification fd."""
+    """The service wrote its readiness line on the notification fd of start `run`.
+
+    None: the current start. A line from an earlier start (read after that
+    run exited, or queued behind its exit) says nothing about this one.
+    """
+
+    run: int | None = None
+
+
+@attrs.frozen
+class StatusWritten:
+    """The driver wrote the status files (`ok`), or could not (disk full, directory gone)."""
+
+    ok: bool = True
 
 
 @attrs.frozen
@@ -128,7 +178,7 @@ class Shutdown:
 
 Event: TypeAlias = (
     Control | Spawned | SpawnFailed | RunExited | FinishSpawned | FinishExited | Ready
-    | TimerDue | Shutdown
+    | StatusWritten | TimerDue | Shutdown
 )
 
 # --- actions -----------------------------------------------------------------
@@ -185,12 +235,29 @@ class CancelTimer:
 
 
 @attrs.frozen
+class WriteStatus:
+    """Write the status files for the new state (only those whose bytes changed), then feed
+    back `StatusWritten`. Several in one burst of steps may be written once, at its end."""
+
+
+@attrs.frozen
+class GoneForGood:
+    """./run went down and nothing will start it again by itself (want down, once, failed).
+
+    `code` is its exit code, or 128 + the signal that killed it (the shell's way).
+    """
+
+    code: int
+
+
+@attrs.frozen
 class Exit:
     """Stop supervising this directory: close control/ok, release the lock."""
 
 
 Action: TypeAlias = (
-    Spawn | SpawnFinish | Signal | SendDownSignal | SetTimer | ArmTimeout | CancelTimer | Exit
+    Spawn | SpawnFinish | Signal | SendDownSignal | SetTimer | ArmTimeout | CancelTimer
+    | WriteStatus | GoneForGood | Exit
 )
 
 # --- state -------------------------------------------------------------------
@@ -203,6 +270,10 @@ class State:
     `pid` is the pid of ./run, or of ./finish while it runs (as runit shows
     it). `stamp` is the Unix time of the last start or of going down: the
     status file's stamp. `last_start` drives the one-start-a-second rule.
+    `starts` counts starts of ./run: the number of the current one. `notify`:
+    that start has a readiness pipe. `quiet`: a shutdown holds back status
+    writes while ./run still runs (`SHUTDOWN_QUIET`). `write_failures`: status
+    writes failed in a row.
     """
 
     phase: Phase = Phase.DOWN
@@ -219,6 +290,10 @@ class State:
     last_start: float | None = None
     spawn_failures: int = 0
     last_exit: tuple[int | None, int] | None = None
+    starts: int = 0
+    notify: bool = False
+    quiet: bool = False
+    write_failures: int = 0
 
 
 @attrs.frozen
@@ -230,11 +305,29 @@ class Transition:
 
 
 def initial(now: float, down_file: bool) -> Transition:
-    """The state at supervisor start: want down if ``down`` exists, else start."""
+    """The state at supervisor start: want down if ``down`` exists, else start.
+
+    The first status is written either way: it is how clients see a supervisor.
+    """
     state = State(want=Want.DOWN if down_file else Want.UP, stamp=now)
     if down_file:
-        return Transition(state)
-    return _start(state, now)
+        return Transition(state, (WriteStatus(),))
+    started = _start(state, now)
+    return Transition(started.state, (*started.actions, WriteStatus()))
+
+
+def may_adopt(record: Status | None) -> bool:
+    """Whether the status a dead supervisor left names a ./run that may still run.
+
+    Only a running ./run is taken back; a ./finish (runit's state 2) is left
+    to end on its own, and the service starts afresh.
+    """
+    return record is not None and record.pid > 0 and record.run_state in (None, RunState.RUN)
+
+
+def adopt(record: Status, extra: Extra | None) -> Transition:
+    """Carry on with the ./run of `record`, found still running: see `adopted`."""
+    return Transition(adopted(record, extra), (WriteStatus(),))
 
 
 def adopted(record: Status, extra: Extra | None) -> State:
@@ -243,7 +336,8 @@ def adopted(record: Status, extra: Extra | None) -> State:
     `record` is the status that supervisor wrote last, `extra` its xstatus if
     bound to that status. The process is the driver's to verify (same pid,
     same start time); the state carries on from the record: its stamp, want,
-    pause, TERM sent, and readiness as far as it was reported.
+    pause, TERM sent, and readiness as far as it was reported. It counts as
+    this supervisor's first start.
     """
     phase = Phase.FINISH if record.run_state is RunState.FINISH else Phase.RUN
     flags = ExtraFlag(0) if extra is None else extra.flags
@@ -255,8 +349,14 @@ def adopted(record: Status, extra: Extra | None) -> State:
     return State(
         phase=phase, want=record.want, paused=record.paused, term_sent=record.term_sent,
         failed=bool(flags & ExtraFlag.FAILED), ready=ready, ready_stamp=ready_stamp,
-        pid=record.pid, stamp=started, last_start=started,
+        pid=record.pid, stamp=started, last_start=started, starts=1,
+        notify=bool(flags & ExtraFlag.NOTIFY),
     )
+
+
+def backoff(failures: int) -> float:
+    """Seconds before trying again after `failures` failures in a row: 1, 2, 4, ... 10."""
+    return min(START_INTERVAL * 2.0 ** max(failures - 1, 0), MAX_BACKOFF)
 
 
 # --- cells -------------------------------------------------------------------
@@ -278,14 +378,17 @@ def _start(state: State, now: float) -> Transition:
 
 
 def _went_down(state: State, now: float, *actions: Action) -> Transition:
-    """./run (and ./finish) are over: restamp, then exit, stay down, or restart."""
+    """./run (and ./finish) are over: restamp, then exit, restart, or stay down for good."""
     down = attrs.evolve(state, phase=Phase.DOWN, pid=0, stamp=now, paused=False)
     if down.exiting:
         return Transition(down, (*actions, Exit()))
     if down.want is Want.UP and not down.failed:
         started = _start(down, now)
         return Transition(started.state, actions + started.actions)
-    return Transition(down, actions)
+    if down.last_exit is None:
+        return Transition(down, actions)
+    code, signum = down.last_exit
+    return Transition(down, (*actions, GoneForGood(128 + signum if code is None else code)))
 
 
 def _want_up(state: State, event: Event, now: float) -> Transition:
@@ -343,15 +446,15 @@ def _spawned(state: State, event: Event, now: float) -> Transition:
     running = attrs.evolve(
         state, phase=Phase.RUN, pid=event.pid, stamp=now, last_start=now, paused=False,
         term_sent=False, ready=False, ready_stamp=None, spawn_failures=0, start_pending=False,
+        starts=state.starts + 1, notify=event.notify,
     )
     return Transition(running)
 
 
 def _spawn_failed(state: State, event: Event, now: float) -> Transition:
     failures = state.spawn_failures + 1
-    delay = min(START_INTERVAL * 2 ** (failures - 1), MAX_SPAWN_BACKOFF)
     retrying = attrs.evolve(state, spawn_failures=failures, last_start=now, start_pending=True)
-    return Transition(retrying, (SetTimer(Timer.START, delay),))
+    return Transition(retrying, (SetTimer(Timer.START, backoff(failures)),))
 
 
 def _start_due(state: State, event: Event, now: float) -> Transition:
@@ -362,6 +465,8 @@ def _start_due(state: State, event: Event, now: float) -> Transition:
 
 def _run_exited(state: State, event: Event, now: float) -> Transition:
     assert isinstance(event, RunExited)
+    if event.run not in (None, state.starts):
+        return Transition(state)  # an earlier start's, told late (adopted, handed over)
     ended = attrs.evolve(
         state, term_sent=False, paused=False, ready=False, last_exit=(event.code, event.signal)
     )
@@ -386,9 +491,29 @@ def _finish_exited(state: State, event: Event, now: float) -> Transition:
 
 
 def _ready(state: State, event: Event, now: float) -> Transition:
-    if state.ready:
+    assert isinstance(event, Ready)
+    if state.ready or event.run not in (None, state.starts):
         return Transition(state)
     return Transition(attrs.evolve(state, ready=True, ready_stamp=now))
+
+
+def _status_written(state: State, event: Event, now: float) -> Transition:
+    """A failed write is tried again on `Timer.STATUS`, backing off; a success resets that."""
+    assert isinstance(event, StatusWritten)
+    if event.ok:
+        if not state.write_failures:
+            return Transition(state)
+        return Transition(attrs.evolve(state, write_failures=0), (CancelTimer(Timer.STATUS),))
+    failures = state.write_failures + 1
+    return Transition(
+        attrs.evolve(state, write_failures=failures),
+        (SetTimer(Timer.STATUS, backoff(failures)),),
+    )
+
+
+def _status_due(state: State, event: Event, now: float) -> Transition:
+    """The quiet period is over, or a failed write is due again: write what there is."""
+    return Transition(attrs.evolve(state, quiet=False), (WriteStatus(),))
 
 
 def _kill_due(state: State, event: Event, now: float) -> Transition:
@@ -402,6 +527,8 @@ def _finish_due(state: State, event: Event, now: float) -> Transition:
 
 
 def _shutdown(state: State, event: Event, now: float) -> Transition:
+    """Down and exit; a forced one (second signal) kills. The first holds back the status
+    writes of a service still running for `SHUTDOWN_QUIET`: one quick to go is written once."""
     assert isinstance(event, Shutdown)
     state = attrs.evolve(state, exiting=True)
     if state.phase is Phase.DOWN:
@@ -409,9 +536,12 @@ def _shutdown(state: State, event: Event, now: float) -> Transition:
     if event.force:
         kill = (Signal(signal.SIGKILL),) if state.pid else ()  # no finish pid yet: nothing to kill
         return Transition(attrs.evolve(state, want=Want.DOWN), kill)
+    quiet = attrs.evolve(state, quiet=True)
+    hold = SetTimer(Timer.STATUS, SHUTDOWN_QUIET)
     if state.phase is Phase.RUN:
-        return _down_while_up(state, event, now)
-    return _want_down(state, event, now)
+        going = _down_while_up(quiet, event, now)
+        return Transition(going.state, (*going.actions, hold))
+    return Transition(attrs.evolve(quiet, want=Want.DOWN), (hold,))
 
 
 def _command(event: Event) -> Command:
@@ -421,7 +551,7 @@ def _command(event: Event) -> Command:
 
 # --- the table ---------------------------------------------------------------
 
-Key: TypeAlias = "Command | type[Event]"
+Key: TypeAlias = "Command | Timer | type[Event]"
 
 _SIGNAL_ONLY: dict[Key, Handler] = {command: _send_signal for command in SIGNALS}
 
@@ -440,7 +570,11 @@ TABLE: dict[Phase, dict[Key, Handler]] = {
         FinishSpawned: _ignore,
         FinishExited: _ignore,
         Ready: _ignore,
-        TimerDue: _start_due,
+        StatusWritten: _status_written,
+        Timer.START: _start_due,
+        Timer.KILL: _ignore,
+        Timer.FINISH: _ignore,
+        Timer.STATUS: _status_due,
         Shutdown: _shutdown,
     },
     Phase.RUN: {
@@ -457,7 +591,11 @@ TABLE: dict[Phase, dict[Key, Handler]] = {
         FinishSpawned: _ignore,
         FinishExited: _ignore,
         Ready: _ready,
-        TimerDue: _kill_due,
+        StatusWritten: _status_written,
+        Timer.START: _ignore,
+        Timer.KILL: _kill_due,
+        Timer.FINISH: _ignore,
+        Timer.STATUS: _status_due,
         Shutdown: _shutdown,
     },
     Phase.FINISH: {
@@ -474,25 +612,45 @@ TABLE: dict[Phase, dict[Key, Handler]] = {
         FinishSpawned: _finish_spawned,
         FinishExited: _finish_exited,
         Ready: _ignore,
-        TimerDue: _finish_due,
+        StatusWritten: _status_written,
+        Timer.START: _ignore,
+        Timer.KILL: _ignore,
+        Timer.FINISH: _finish_due,
+        Timer.STATUS: _status_due,
         Shutdown: _shutdown,
     },
 }
 
-#: Which timer each phase listens to; a timer firing in another phase is stale.
-_TIMER_OF_PHASE = {Phase.DOWN: Timer.START, Phase.RUN: Timer.KILL, Phase.FINISH: Timer.FINISH}
-
-
 def key(event: Event) -> Key:
-    """The column of `event` in `TABLE`: the command for control bytes, else its type."""
-    return event.command if isinstance(event, Control) else type(event)
+    """The column of `event` in `TABLE`: the command of a control byte, the timer of a
+    deadline (a timer of another phase is stale: its cell ignores it), else its type."""
+    if isinstance(event, Control):
+        return event.command
+    if isinstance(event, TimerDue):
+        return event.timer
+    return type(event)
 
 
 def step(state: State, event: Event, now: float) -> Transition:
-    """Apply one input. `now` is the Unix time the driver saw it."""
-    if isinstance(event, TimerDue) and event.timer is not _TIMER_OF_PHASE[state.phase]:
-        return Transition(state)
-    return TABLE[state.phase][key(event)](state, event, now)
+    """Apply one input. `now` is the Unix time the driver saw it.
+
+    Every step that changes what the status files show ends with `WriteStatus`,
+    unless a shutdown's quiet period holds it back while ./run still runs.
+    """
+    transition = TABLE[state.phase][key(event)](state, event, now)
+    after = transition.state
+    if _shown(after) == _shown(state) or (after.quiet and after.pid):
+        return transition
+    return Transition(after, (*transition.actions, WriteStatus()))
+
+
+def _shown(state: State) -> tuple[object, ...]:
+    """The fields the status files show (`status_of`, `stat_of`, `extra_of`)."""
+    return (
+        state.phase, state.want, state.paused, state.term_sent, state.pid, state.stamp,
+        state.exiting, state.ready, state.ready_stamp, state.failed, state.last_exit,
+        state.notify,
+    )
 
 
 # --- what the state looks like on disk ---------------------------------------
@@ -519,14 +677,14 @@ def stat_of(state: State) -> bytes:
     return stat_text(attrs.evolve(status_of(state), paused=state.paused), state.exiting)
 
 
-def extra_of(state: State, notify: bool) -> Extra:
+def extra_of(state: State) -> Extra:
     """The extra record (readiness, failure, last exit) for `state`."""
     flags = ExtraFlag(0)
     for flag, on in (
         (ExtraFlag.READY, state.ready),
         (ExtraFlag.FAILED, state.failed),
         (ExtraFlag.EXITED, state.last_exit not in (None, UNKNOWN_EXIT)),
-        (ExtraFlag.NOTIFY, notify),
+        (ExtraFlag.NOTIFY, state.notify),
         (ExtraFlag.FINISHING, state.phase is Phase.FINISH),
     ):
         if on:
@@ -534,3 +692,20 @@ def extra_of(state: State, notify: bool) -> Extra:
     code, signum = state.last_exit or (0, 0)
     ready_stamp = None if state.ready_stamp is None else Tai64n.from_unix(state.ready_stamp)
     return Extra(flags, ready_stamp, 0 if code is None else code, signum)
+
+
+def status_files(state: State, has_extra: bool) -> list[tuple[str, bytes]]:
+    """The files of ``supervise/`` for `state`, in the order they are replaced.
+
+    ``status`` last: a reader that sees it new finds the others new too.
+    ``xstatus`` is left out while it has nothing to add (`Extra()`) and we
+    have not written one (`has_extra`): a reader without it assumes just
+    that, and one file less is created per start.
+    """
+    record = status_of(state)
+    extra = extra_of(state)
+    files = [("pid", pid_text(record.pid)), ("stat", stat_of(state))]
+    if has_extra or extra != Extra():
+        files.append(("xstatus", pack_extra(extra, record)))
+    files.append(("status", pack(record)))
+    return files

@@ -74,6 +74,17 @@ class Reaper:
         self._waiting[pid] = on_exit
         return pid
 
+    def signal(self, pid: int, signum: int) -> None:
+        """Send `signum` to our child `pid`, if it is still there.
+
+        Never to pid 0 or below: those would signal our own group, or everyone.
+        """
+        if pid > 0:
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+
     def adopt(self, pid: int, on_exit: ExitCallback) -> None:
         """Take `pid`, started by the daemon this one re-executed from, as if spawned here."""
         self._waiting[pid] = on_exit

@@ -73,12 +73,12 @@ def test_adopted_readiness_comes_from_the_bound_xstatus() -> None:
     state = machine.adopted(_record(pid=5, run_state=RunState.RUN), extra)
     assert state.ready and Tai64n.from_unix(state.ready_stamp or 0) == ready_at
     waiting = machine.adopted(_record(pid=5, run_state=RunState.RUN), Extra(ExtraFlag.NOTIFY))
-    assert not waiting.ready
+    assert not waiting.ready and waiting.notify
 
 
 def test_an_unknown_exit_is_not_reported_as_an_exit() -> None:
     state = machine.adopted(_record(pid=9, run_state=RunState.RUN), None)
     down = machine.step(state, machine.RunExited(*machine.UNKNOWN_EXIT), 1_700_000_300.0).state
     assert down.phase is machine.Phase.RUN or down.pid != 9  # restarted: wants up
-    flags = machine.extra_of(down, notify=False).flags
+    flags = machine.extra_of(down).flags
     assert not flags & ExtraFlag.EXITED

@@ -19,9 +19,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from supervise import handover, machine
-from supervise.handover import CannotExec, check_program, command_line, decode, descriptors, encode
+from supervise.handover import (
+    Adopted,
+    CannotExec,
+    check_program,
+    command_line,
+    decode,
+    descriptors,
+    encode,
+)
 from supervise.machine import Phase, State, Timer
-from supervise.service import Adopted
 from supervise.status import Want
 
 NOW = 1_795_282_400.25

@@ -23,8 +23,9 @@ from supervise import machine
 from supervise.control import SIGNALS, Command
 from supervise.machine import (
     KILL_REPEAT,
-    MAX_SPAWN_BACKOFF,
+    MAX_BACKOFF,
     PERMANENT_FAILURE,
+    SHUTDOWN_QUIET,
     START_INTERVAL,
     TABLE,
     Action,
@@ -35,6 +36,7 @@ from supervise.machine import (
     Exit,
     FinishExited,
     FinishSpawned,
+    GoneForGood,
     Phase,
     Ready,
     RunExited,
@@ -47,8 +49,10 @@ from supervise.machine import (
     SpawnFailed,
     SpawnFinish,
     State,
+    StatusWritten,
     Timer,
     TimerDue,
+    WriteStatus,
     extra_of,
     initial,
     key,
@@ -152,7 +156,7 @@ CELLS: list[Cell] = [
          "2.1/0.9: new pid, restamp, clear got-TERM; dt clears paused on start; "
          "readiness is per start; spawn succeeded so backoff resets",
          phase=Phase.RUN, pid=5000, stamp=NOW, last_start=NOW, paused=False,
-         ready_stamp=None, spawn_failures=0),
+         ready_stamp=None, spawn_failures=0, starts=1),
     cell(DOWN_STARTING, SpawnFailed(), (SetTimer(Timer.START, 8.0),),
          "backoff 1,2,4,8,10 s: the 4th failure waits 8 s",
          spawn_failures=4, last_start=NOW, start_pending=True),
@@ -162,8 +166,14 @@ CELLS: list[Cell] = [
     cell(DOWN_THROTTLED, FinishExited(PERMANENT_FAILURE), (),
          "stale: a late 125 must not mark the service failed"),
     cell(DOWN_THROTTLED, Ready(), (), "stale: readiness of a process that is gone"),
+    cell(DOWN_WANT_DOWN, StatusWritten(ok=False), (SetTimer(Timer.STATUS, 1.0),),
+         "a status write failed (disk full): retried in 1 s, backing off", write_failures=1),
     cell(DOWN_THROTTLED, TimerDue(Timer.START), (Spawn(),),
          "5.2: the throttled start happens when its second is over", start_pending=False),
+    cell(DOWN_THROTTLED, TimerDue(Timer.KILL), (), "stale: nothing runs to kill"),
+    cell(DOWN_THROTTLED, TimerDue(Timer.FINISH), (), "stale: no finish runs"),
+    cell(attrs.evolve(DOWN_WANT_DOWN, write_failures=2), TimerDue(Timer.STATUS),
+         (WriteStatus(),), "the failed status write is due again"),
     cell(DOWN_THROTTLED, Shutdown(), (CancelTimer(Timer.START), Exit()),
          "5.5 runsv TERM: like x; nothing runs, so exit now", exiting=True, start_pending=False),
     # ================================ RUN =================================
@@ -198,11 +208,20 @@ CELLS: list[Cell] = [
     cell(RUNNING, FinishExited(PERMANENT_FAILURE), (), "stale: must not mark failed"),
     cell(RUNNING, Ready(), (), "8: readiness flag and readystamp",
          ready=True, ready_stamp=NOW),
+    cell(attrs.evolve(RUNNING, write_failures=3), StatusWritten(), (CancelTimer(Timer.STATUS),),
+         "the status is written again: no more retries, the back-off starts over",
+         write_failures=0),
     cell(RUN_STOPPING, TimerDue(Timer.KILL), (Signal(signal.SIGKILL), SetTimer(Timer.KILL, 5.0)),
          "1.3 timeout-kill: SIGKILL, then again every 5 s"),
-    cell(RUN_PAUSED, Shutdown(), _KILL_SETUP,
-         "5.5 runsv TERM: stop the service like d (down-signal + CONT), then exit",
-         exiting=True, want=Want.DOWN, paused=False, term_sent=True),
+    cell(RUNNING, TimerDue(Timer.START), (), "stale: already running"),
+    cell(RUNNING, TimerDue(Timer.FINISH), (), "stale: no finish while run runs"),
+    cell(attrs.evolve(RUN_STOPPING, quiet=True, exiting=True), TimerDue(Timer.STATUS),
+         (WriteStatus(),), "the shutdown's quiet period is over: still running, say so",
+         quiet=False),
+    cell(RUN_PAUSED, Shutdown(), (*_KILL_SETUP, SetTimer(Timer.STATUS, SHUTDOWN_QUIET)),
+         "5.5 runsv TERM: stop the service like d (down-signal + CONT), then exit; "
+         "its status waits for the quiet period (most are gone by then: one write)",
+         exiting=True, want=Want.DOWN, paused=False, term_sent=True, quiet=True),
     # ================================ FINISH ==============================
     cell(attrs.evolve(FINISHING, want=Want.DOWN), Control(Command.UP), (),
          "3.2 u: want up; it starts after finish", want=Want.UP),
@@ -229,23 +248,40 @@ CELLS: list[Cell] = [
          "2.2: down after finish: restamp, pid 0; want up, last start 30 s ago: start now",
          phase=Phase.DOWN, pid=0, stamp=NOW),
     cell(FINISHING, Ready(), (), "stale: run already ended"),
+    cell(attrs.evolve(FINISHING, write_failures=3), StatusWritten(ok=False),
+         (SetTimer(Timer.STATUS, 8.0),), "the 4th failed write in a row waits 8 s",
+         write_failures=4),
     cell(FINISHING, TimerDue(Timer.FINISH), (Signal(signal.SIGKILL),),
          "1.3 timeout-finish: SIGKILL the finish"),
-    cell(FINISHING, Shutdown(), (),
-         "let finish complete (under timeout-finish), then exit", exiting=True, want=Want.DOWN),
+    cell(FINISHING, TimerDue(Timer.START), (), "stale: the start comes after finish"),
+    cell(FINISHING, TimerDue(Timer.KILL), (), "stale: run already ended"),
+    cell(attrs.evolve(FINISHING, quiet=True), TimerDue(Timer.STATUS), (WriteStatus(),),
+         "the quiet period is over while finish runs", quiet=False),
+    cell(FINISHING, Shutdown(), (SetTimer(Timer.STATUS, SHUTDOWN_QUIET),),
+         "let finish complete (under timeout-finish), then exit",
+         exiting=True, want=Want.DOWN, quiet=True),
 ]
 
 
 def _cell_id(c: Cell) -> str:
     column = key(c.event)
-    name = column.name if isinstance(column, Command) else column.__name__
+    if isinstance(column, Command):
+        name = column.name
+    elif isinstance(column, Timer):
+        name = f"TimerDue.{column.name}"
+    else:
+        name = column.__name__
     return f"{c.start.phase.name}-{name}"
 
 
 @pytest.mark.parametrize("c", CELLS, ids=[_cell_id(c) for c in CELLS])
 def test_cell(c: Cell) -> None:
-    """The cell changes exactly the expected fields and emits exactly the expected actions."""
-    result = step(c.start, c.event, NOW)
+    """The cell changes exactly the expected fields and emits exactly the expected actions.
+
+    The cell alone: `step` adds the status write after it (see the tests of
+    `WriteStatus` below).
+    """
+    result = TABLE[c.start.phase][key(c.event)](c.start, c.event, NOW)
     assert result.actions == c.actions, c.why
     assert result.state == attrs.evolve(c.start, **c.changes), c.why
 
@@ -255,8 +291,8 @@ def _event_types() -> set[type]:
 
 
 def test_table_columns_complete() -> None:
-    """Every phase has a cell for every command and every non-control event type."""
-    columns = set(Command) | (_event_types() - {Control})
+    """Every phase has a cell for every command, every timer and every other event type."""
+    columns = set(Command) | set(Timer) | (_event_types() - {Control, TimerDue})
     assert set(TABLE) == set(Phase)
     for phase, row in TABLE.items():
         assert set(row) == columns, phase
@@ -273,24 +309,33 @@ def test_every_cell_tested() -> None:
 
 
 def run(state: State, *timed: tuple[float, Event]) -> list[tuple[State, tuple[Action, ...]]]:
-    """Feed events at their times; return every (state, actions) in order."""
+    """Feed events at their times; return every (state, actions) in order.
+
+    The actions are what the service does; status writes are left out here and
+    checked on their own (`test_write_*`).
+    """
     out = []
     for when, event in timed:
         result = step(state, event, when)
         state = result.state
-        out.append((state, result.actions))
+        out.append((state, doings(result.actions)))
     return out
+
+
+def doings(actions: tuple[Action, ...]) -> tuple[Action, ...]:
+    """`actions` without `WriteStatus`."""
+    return tuple(action for action in actions if not isinstance(action, WriteStatus))
 
 
 def last(state: State, *timed: tuple[float, Event]) -> tuple[State, tuple[Action, ...]]:
     return run(state, *timed)[-1]
 
 
-def up_since(t: float, pid: int = RUN_PID, **changes: Any) -> State:
+def up_since(t: float, pid: int = RUN_PID, notify: bool = False, **changes: Any) -> State:
     """The state after a start at `t` (through the real cells, not built by hand)."""
     start = initial(t, down_file=False)
-    assert start.actions == (Spawn(),)
-    state = step(start.state, Spawned(pid), t).state
+    assert start.actions == (Spawn(), WriteStatus())
+    state = step(start.state, Spawned(pid, notify), t).state
     return attrs.evolve(state, **changes)
 
 
@@ -300,13 +345,13 @@ def up_since(t: float, pid: int = RUN_PID, **changes: Any) -> State:
 def test_initial_without_down_file_starts() -> None:
     """No down file: want up, stamp = supervisor start, start at once."""
     result = initial(NOW, down_file=False)
-    assert result == machine.Transition(State(want=Want.UP, stamp=NOW), (Spawn(),))
+    assert result == machine.Transition(State(want=Want.UP, stamp=NOW), (Spawn(), WriteStatus()))
 
 
 def test_initial_with_down_file_stays_down() -> None:
     """A down file at start means want down (1.1), nothing started."""
     result = initial(NOW, down_file=True)
-    assert result == machine.Transition(State(want=Want.DOWN, stamp=NOW), ())
+    assert result == machine.Transition(State(want=Want.DOWN, stamp=NOW), (WriteStatus(),))
 
 
 # --- start throttle ------------------------------------------------------------------
@@ -383,7 +428,7 @@ def test_once_runs_once_and_is_not_restarted() -> None:
     (_, a1), (s2, _), (s3, a3) = steps
     assert a1 == (Spawn(),)
     assert pack(status_of(s2))[12:20] == bytes.fromhex("10040000 00 00 00 01")
-    assert a3 == (CancelTimer(Timer.KILL),)
+    assert a3 == (CancelTimer(Timer.KILL), GoneForGood(0))
     assert s3.phase is Phase.DOWN and s3.want is Want.ONCE and not s3.start_pending
     assert pack(status_of(s3))[12:20] == bytes.fromhex("00000000 00 00 00 00")
 
@@ -393,7 +438,7 @@ def test_once_while_up_is_not_restarted() -> None:
     state, actions = last(
         up_since(NOW), (NOW + 5, Control(Command.ONCE)), (NOW + 9, RunExited(0))
     )
-    assert actions == (CancelTimer(Timer.KILL),) and state.phase is Phase.DOWN
+    assert actions == (CancelTimer(Timer.KILL), GoneForGood(0)) and state.phase is Phase.DOWN
 
 
 # --- exit ------------------------------------------------------------------------------
@@ -474,7 +519,7 @@ def test_kill_timer_repeats_every_5_seconds() -> None:
     )
     again = (Signal(signal.SIGKILL), SetTimer(Timer.KILL, KILL_REPEAT))
     assert [actions for _, actions in steps] == [
-        _KILL_SETUP, again, again, again, (CancelTimer(Timer.KILL),), ()
+        _KILL_SETUP, again, again, again, (CancelTimer(Timer.KILL), GoneForGood(128 + 9)), ()
     ]
 
 
@@ -521,7 +566,7 @@ def test_finish_status_bytes() -> None:
     )
     # once finish is done: state 0, pid 0, restamped
     state, actions = last(state, (NOW + 7, FinishExited(0)))
-    assert actions == (CancelTimer(Timer.FINISH),)
+    assert actions == (CancelTimer(Timer.FINISH), GoneForGood(128 + 15))
     assert status_of(state) == Status(
         Tai64n.from_unix(NOW + 7), 0, False, Want.DOWN, False, RunState.DOWN
     )
@@ -534,10 +579,10 @@ def test_finish_125_is_permanent_failure() -> None:
         up_since(NOW), (NOW + 5, RunExited(1, 0, has_finish=True)),
         (NOW + 5, FinishSpawned(FINISH_PID)), (NOW + 6, FinishExited(125)),
     )
-    assert actions == (CancelTimer(Timer.FINISH),)
+    assert actions == (CancelTimer(Timer.FINISH), GoneForGood(1))
     assert state.failed and state.want is Want.DOWN and state.phase is Phase.DOWN
     assert not state.start_pending
-    assert ExtraFlag.FAILED in extra_of(state, notify=False).flags
+    assert ExtraFlag.FAILED in extra_of(state).flags
     assert pack(status_of(state))[17] == ord("d")
     # nothing restarts it: not a stray start timer, not a later exit event
     assert last(state, (NOW + 10, TimerDue(Timer.START)))[1] == ()
@@ -547,7 +592,7 @@ def test_finish_125_is_permanent_failure() -> None:
     # u clears the failure and starts
     state, actions = last(kept, (NOW + 20, Control(Command.UP)))
     assert actions == (Spawn(),) and not state.failed and state.want is Want.UP
-    assert ExtraFlag.FAILED not in extra_of(state, notify=False).flags
+    assert ExtraFlag.FAILED not in extra_of(state).flags
 
 
 def test_finish_125_while_exiting_still_exits() -> None:
@@ -586,8 +631,8 @@ def test_finish_timeout_kills_finish() -> None:
 
 def test_readiness() -> None:
     """Ready sets the flag and stamp once; death clears the flag; a new start the stamp."""
-    state, _ = last(up_since(NOW), (NOW + 1, Ready()))
-    extra = extra_of(state, notify=True)
+    state, _ = last(up_since(NOW, notify=True), (NOW + 1, Ready()))
+    extra = extra_of(state)
     assert extra.flags == ExtraFlag.READY | ExtraFlag.NOTIFY  # first run: no EXITED yet
     assert extra.ready_stamp == Tai64n.from_unix(NOW + 1)
     # a second readiness line changes nothing (first one counts, as s6 closes the fd)
@@ -596,10 +641,10 @@ def test_readiness() -> None:
     # death: not ready any more, the stamp of the last readiness stays
     down, _ = last(state, (NOW + 5, RunExited(0)))
     assert not down.ready and down.ready_stamp == NOW + 1
-    assert ExtraFlag.READY not in extra_of(down, notify=True).flags
+    assert ExtraFlag.READY not in extra_of(down).flags
     # a new start forgets it
-    up, _ = last(down, (NOW + 5, Spawned(RUN_PID + 1)))
-    assert up.ready_stamp is None and extra_of(up, notify=True).ready_stamp is None
+    up, _ = last(down, (NOW + 5, Spawned(RUN_PID + 1, notify=True)))
+    assert up.ready_stamp is None and extra_of(up).ready_stamp is None
 
 
 def test_ready_not_shown_in_status() -> None:
@@ -645,10 +690,11 @@ SHUTDOWN = [
      {"exiting": True, "start_pending": False}),
     (DOWN_THROTTLED, True, (CancelTimer(Timer.START), Exit()),
      {"exiting": True, "start_pending": False}),
-    (RUN_PAUSED, False, _KILL_SETUP,
-     {"exiting": True, "want": Want.DOWN, "paused": False, "term_sent": True}),
+    (RUN_PAUSED, False, (*_KILL_SETUP, SetTimer(Timer.STATUS, SHUTDOWN_QUIET)),
+     {"exiting": True, "want": Want.DOWN, "paused": False, "term_sent": True, "quiet": True}),
     (RUN_PAUSED, True, (Signal(signal.SIGKILL),), {"exiting": True, "want": Want.DOWN}),
-    (FINISHING, False, (), {"exiting": True, "want": Want.DOWN}),
+    (FINISHING, False, (SetTimer(Timer.STATUS, SHUTDOWN_QUIET),),
+     {"exiting": True, "want": Want.DOWN, "quiet": True}),
     (FINISHING, True, (Signal(signal.SIGKILL),), {"exiting": True, "want": Want.DOWN}),
 ]
 
@@ -662,7 +708,7 @@ def test_shutdown(
 ) -> None:
     """Shutdown stops gently (down-signal) or, forced, with SIGKILL; exits once down."""
     result = step(start, Shutdown(force=force), NOW)
-    assert result.actions == actions
+    assert doings(result.actions) == actions
     assert result.state == attrs.evolve(start, **changes)
 
 
@@ -683,7 +729,8 @@ def test_shutdown_from_finish_exits_after_finish(force: bool) -> None:
 def test_second_shutdown_forces() -> None:
     """Gentle, then forced: the service ignoring TERM gets SIGKILL."""
     steps = run(up_since(NOW), (NOW + 1, Shutdown()), (NOW + 3, Shutdown(force=True)))
-    assert [actions for _, actions in steps] == [_KILL_SETUP, (Signal(signal.SIGKILL),)]
+    quiet = SetTimer(Timer.STATUS, SHUTDOWN_QUIET)
+    assert [actions for _, actions in steps] == [(*_KILL_SETUP, quiet), (Signal(signal.SIGKILL),)]
 
 
 def test_forced_shutdown_before_finish_spawned_signals_nothing() -> None:
@@ -703,7 +750,7 @@ def test_finish_timer_before_finish_spawned_signals_nothing() -> None:
 
 def test_spawn_failure_backoff() -> None:
     """Failed spawns retry after 1, 2, 4, 8, 10, 10 s; a success resets the series."""
-    assert MAX_SPAWN_BACKOFF == 10.0
+    assert MAX_BACKOFF == 10.0
     state = initial(NOW, down_file=False).state
     now, delays = NOW, []
     for _ in range(6):
@@ -812,7 +859,7 @@ def test_extra_of(
     state: State, notify: bool, flags: ExtraFlag, code: int, signum: int
 ) -> None:
     """The extra record carries readiness, failure, finishing and how run last ended."""
-    extra = extra_of(state, notify)
+    extra = extra_of(attrs.evolve(state, notify=notify))
     assert (extra.flags, extra.exit_code, extra.exit_signal) == (flags, code, signum)
     assert unpack_extra(pack_extra(extra, status_of(state))) == extra
 
@@ -856,7 +903,7 @@ def check_state(state: State, finish_spawned: bool) -> None:
     assert not state.start_pending or state.phase is Phase.DOWN
     assert not state.failed or state.want is Want.DOWN
     assert unpack(pack(status)) == status
-    extra = extra_of(state, notify=True)
+    extra = extra_of(attrs.evolve(state, notify=True))
     assert unpack_extra(pack_extra(extra, status_of(state))) == extra
 
 
@@ -1046,6 +1093,135 @@ def test_stat_of_is_runits_line(state: State, line: bytes) -> None:
 def test_ready_at_the_epoch_is_still_ready() -> None:
     """A ready stamp of Unix time 0 is a stamp, not "never ready"."""
     state = State(phase=Phase.RUN, pid=7, ready=True, ready_stamp=0.0)
-    extra = extra_of(state, notify=True)
+    extra = extra_of(attrs.evolve(state, notify=True))
     assert extra.ready_stamp == Tai64n.from_unix(0.0)
     assert unpack_extra(pack_extra(extra, status_of(state))) == extra
+
+
+# =============================== rules around the cells ================================
+
+
+def test_write_after_a_step_that_changes_the_status() -> None:
+    """A step that changes what the files show ends with one WriteStatus."""
+    result = step(RUNNING, Control(Command.PAUSE), NOW)
+    assert result.actions == (Signal(signal.SIGSTOP), WriteStatus())
+
+
+def test_no_write_when_nothing_shown_changed() -> None:
+    """A pure signal, a stale input, a timer re-arm: nothing to write."""
+    assert step(RUNNING, Control(Command.HUP), NOW).actions == (Signal(signal.SIGHUP),)
+    assert step(RUNNING, Spawned(5000), NOW).actions == ()
+    kill = step(RUN_STOPPING, TimerDue(Timer.KILL), NOW).actions
+    assert kill == (Signal(signal.SIGKILL), SetTimer(Timer.KILL, KILL_REPEAT))
+
+
+def test_write_outcome_is_not_itself_written() -> None:
+    """StatusWritten changes no shown field: feeding it back cannot loop."""
+    failed = step(RUNNING, StatusWritten(ok=False), NOW)
+    assert failed.actions == (SetTimer(Timer.STATUS, 1.0),)
+    assert step(failed.state, StatusWritten(), NOW).actions == (CancelTimer(Timer.STATUS),)
+
+
+def test_quiet_period_holds_writes_while_run_runs() -> None:
+    """A gentle shutdown of a running service writes nothing until the service is gone or
+    the quiet period is over; then one write says where it is."""
+    state, actions = last(up_since(NOW), (NOW + 1, Shutdown()))
+    assert state.quiet and SetTimer(Timer.STATUS, SHUTDOWN_QUIET) in actions
+    held = step(up_since(NOW), Shutdown(), NOW + 1)
+    assert WriteStatus() not in held.actions
+    gone = step(held.state, RunExited(None, 15), NOW + 1.1)
+    assert gone.actions == (CancelTimer(Timer.KILL), Exit(), WriteStatus())
+    lingering = step(held.state, TimerDue(Timer.STATUS), NOW + 1 + SHUTDOWN_QUIET)
+    assert lingering.actions == (WriteStatus(),) and not lingering.state.quiet
+
+
+def test_failed_writes_back_off_to_ten_seconds() -> None:
+    """1, 2, 4, 8, 10, 10 s between retries of a status write that keeps failing."""
+    state, delays = RUNNING, []
+    for _ in range(6):
+        result = step(state, StatusWritten(ok=False), NOW)
+        (timer,) = result.actions
+        assert isinstance(timer, SetTimer) and timer.timer is Timer.STATUS
+        delays.append(timer.delay)
+        state = result.state
+    assert delays == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    assert step(state, TimerDue(Timer.STATUS), NOW).actions == (WriteStatus(),)
+
+
+@pytest.mark.parametrize(("failures", "delay"), [(0, 1.0), (1, 1.0), (2, 2.0), (4, 8.0), (9, 10.0)])
+def test_backoff(failures: int, delay: float) -> None:
+    assert machine.backoff(failures) == delay
+
+
+def test_readiness_of_an_earlier_start_is_ignored() -> None:
+    """./run exits and restarts at once; the old start's readiness, read late, is stale."""
+    first = up_since(NOW - 10)
+    assert first.starts == 1
+    state, _ = last(first, (NOW, RunExited(1, run=1)), (NOW, Spawned(RUN_PID + 1)))
+    assert state.starts == 2 and state.phase is Phase.RUN
+    stale, actions = last(state, (NOW + 0.1, Ready(run=1)))
+    assert stale == state and actions == ()
+    fresh, _ = last(state, (NOW + 0.2, Ready(run=2)))
+    assert fresh.ready and fresh.ready_stamp == NOW + 0.2
+
+
+def test_exit_of_an_earlier_start_is_ignored() -> None:
+    """An exit told late (an adopted ./run's pidfd) must not end the current start."""
+    state = up_since(NOW, starts=3)
+    assert last(state, (NOW + 1, RunExited(None, 9, run=2))) == (state, ())
+    down, actions = last(state, (NOW + 1, RunExited(None, 9, run=3)))
+    assert down.phase is Phase.DOWN and Spawn() in actions
+
+
+@pytest.mark.parametrize(
+    ("exited", "code"), [((0, 0), 0), ((3, 0), 3), ((None, 15), 143), (machine.UNKNOWN_EXIT, 128)]
+)
+def test_gone_for_good_says_how_it_ended(exited: tuple[int | None, int], code: int) -> None:
+    """Want down and down: GoneForGood with the exit code, or 128 + signal (essential's code)."""
+    state = attrs.evolve(RUNNING, want=Want.DOWN)
+    _, actions = last(state, (NOW, RunExited(*exited)))
+    assert actions == (CancelTimer(Timer.KILL), GoneForGood(code))
+
+
+def test_no_gone_for_good_when_restarting_or_exiting() -> None:
+    """A restart (now or throttled) or an exit (x, shutdown) is not "down for good"."""
+    for start in (RUNNING, attrs.evolve(RUNNING, stamp=NOW, last_start=NOW)):
+        _, actions = last(start, (NOW + 0.1, RunExited(1)))
+        assert not any(isinstance(action, GoneForGood) for action in actions)
+    _, actions = last(attrs.evolve(RUNNING, exiting=True), (NOW, RunExited(0)))
+    assert actions == (CancelTimer(Timer.KILL), Exit())
+
+
+@pytest.mark.parametrize(
+    ("record", "adoptable"),
+    [
+        (Status(Tai64n.from_unix(NOW), 0), False),
+        (Status(Tai64n.from_unix(NOW), 42, run_state=RunState.RUN), True),
+        (Status(Tai64n.from_unix(NOW), 42, run_state=None), True),  # daemontools' 18 bytes
+        (Status(Tai64n.from_unix(NOW), 42, run_state=RunState.FINISH), False),
+    ],
+)
+def test_may_adopt(record: Status, adoptable: bool) -> None:
+    """Only a ./run that was running is taken back after a kill -9; never a finish."""
+    assert machine.may_adopt(record) is adoptable
+    assert machine.may_adopt(None) is False
+
+
+def test_adopt_counts_as_the_first_start_and_writes() -> None:
+    record = Status(Tai64n.from_unix(NOW), 42, run_state=RunState.RUN)
+    result = machine.adopt(record, None)
+    assert result.actions == (WriteStatus(),)
+    assert result.state.starts == 1 and result.state.pid == 42
+
+
+def test_status_files_leave_out_an_empty_xstatus() -> None:
+    """pid, stat, (xstatus), status, in that order; xstatus only with something to say or
+    once written (it must then follow status)."""
+    names = [name for name, _ in machine.status_files(State(stamp=NOW), has_extra=False)]
+    assert names == ["pid", "stat", "status"]
+    names = [name for name, _ in machine.status_files(State(stamp=NOW), has_extra=True)]
+    assert names == ["pid", "stat", "xstatus", "status"]
+    files = dict(machine.status_files(RUNNING, has_extra=False))
+    assert files["status"] == pack(status_of(RUNNING))
+    assert files["pid"] == f"{RUN_PID}\n".encode()
+    assert unpack_extra(files["xstatus"]).flags == ExtraFlag.EXITED

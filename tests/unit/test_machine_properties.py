@@ -21,11 +21,17 @@ docstring rather than from the code:
 - readiness is of the current run only, and not before it started;
 - a daemon shutdown always ends in ``Exit`` once the processes end, and a
   service still running gets its down-signal (or SIGKILL when forced);
+- after every burst of steps the status files show the state, except while a
+  shutdown's quiet period holds them back or a failed write waits for its
+  retry (and then a timer is armed to write them);
+- ``GoneForGood`` comes exactly when a run (and its finish) ended and nothing
+  will start it again, with that run's exit code;
 - control bytes split across reads at any point give the same commands.
 
 The model of the world is the daemon's driver: Spawn/SpawnFinish are answered
-at once (Spawned or SpawnFailed, FinishSpawned or FinishExited(None)), armed
-timers fire at their deadline, processes die only when they run.
+at once (Spawned or SpawnFailed, FinishSpawned or FinishExited(None)), status
+writes are done once a burst is over and succeed or fail (StatusWritten),
+armed timers fire at their deadline, processes die only when they run.
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ from supervise.machine import (
     Exit,
     FinishExited,
     FinishSpawned,
+    GoneForGood,
     Phase,
     Ready,
     RunExited,
@@ -70,11 +77,14 @@ from supervise.machine import (
     SpawnFailed,
     SpawnFinish,
     State,
+    StatusWritten,
     Timer,
     TimerDue,
+    WriteStatus,
     extra_of,
     initial,
     stat_of,
+    status_files,
     status_of,
     step,
 )
@@ -121,6 +131,7 @@ class World:
     held_down: str | None = None  # why no start may come: "d" or "finish 125"
     once_starts_left: int | None = None  # after `o`: starts still allowed
     last_exit: tuple[int | None, int] | None = None
+    on_disk: list[tuple[str, bytes]] | None = None  # the status files last written
     history: list[str] = attrs.Factory(list)
 
     @classmethod
@@ -132,8 +143,9 @@ class World:
         world.state = start.state
         world.history.append(f"initial(down_file={down_file}) -> {start.actions}")
         world.check_state()
-        for event in world._carry_out_all(State(), start.actions):
-            world.feed(event)
+        assert WriteStatus() in start.actions, "the first status is how clients see us"
+        (event,) = world._carry_out_all(State(), start.actions) or [world._write()]
+        world.feed(event, write=True)
         return world
 
     # --- inputs, as the daemon gets them ------------------------------------------------------
@@ -156,7 +168,14 @@ class World:
 
     def ready(self, later: float) -> None:
         self.now += later
-        self.feed(Ready())
+        self.feed(Ready(self.state.starts))
+
+    def stale_ready(self, later: float) -> None:
+        """Readiness of an earlier start, read late: changes nothing."""
+        self.now += later
+        before = self.state
+        assert self.feed(Ready(self.state.starts - 1)) == []
+        assert self.state == before
 
     def timer(self) -> None:
         """The earliest armed timer fires, at its deadline."""
@@ -170,7 +189,8 @@ class World:
 
     def random_input(self, ends: bool = True) -> None:
         """One input of any kind the daemon could get now (without `ends`: no x, no shutdown)."""
-        kinds = ["command", "command", "command", "ready", *(["shutdown"] if ends else [])]
+        kinds = ["command", "command", "command", "ready", "stale ready",
+                 *(["shutdown"] if ends else [])]
         if self.alive is Phase.RUN:
             kinds += ["run dies", "run dies"]
         if self.alive is Phase.FINISH:
@@ -185,6 +205,8 @@ class World:
             self.shutdown(self.draw(st.booleans()), self.draw(elapsed))
         elif kind == "ready":
             self.ready(self.draw(elapsed))
+        elif kind == "stale ready":
+            self.stale_ready(self.draw(elapsed))
         elif kind == "run dies":
             self.run_dies(self.draw(run_ends), self.draw(st.booleans()), self.draw(elapsed))
         elif kind == "finish dies":
@@ -194,8 +216,11 @@ class World:
 
     # --- the driver -------------------------------------------------------------------------
 
-    def feed(self, event: Event) -> list[Action]:
-        """Step `event` and everything it leads to (as `Service._drain`); every action taken."""
+    def feed(self, event: Event, write: bool = False) -> list[Action]:
+        """Step `event` and everything it leads to (as `Service._apply`); every action taken.
+
+        The status is written once the burst is over, if a step asked for it.
+        """
         assert not self.exited, "the driver feeds nothing after Exit"
         pending = [event]
         taken: list[Action] = []
@@ -208,9 +233,29 @@ class World:
             self.check_step(before, current, transition.state, transition.actions)
             self.state = transition.state
             taken += transition.actions
+            write = write or WriteStatus() in transition.actions
             pending += self._carry_out_all(before, transition.actions)
+            if not pending and write:
+                write = False
+                pending.append(self._write())
         self.check_state()
+        self.check_files()
         return taken
+
+    def _write(self) -> StatusWritten:
+        """The driver writes the status files; the disk may be full."""
+        if not self.draw(st.integers(0, 5)):
+            return StatusWritten(ok=False)
+        self.on_disk = status_files(self.state, has_extra=True)
+        return StatusWritten()
+
+    def check_files(self) -> None:
+        """After a burst, the files show the state, unless held back with a timer to write."""
+        if self.exited or self.on_disk == status_files(self.state, has_extra=True):
+            return
+        held = (self.state.quiet and self.state.pid) or self.state.write_failures
+        assert held, f"status files out of date: {self.history}"
+        assert Timer.STATUS in self.timers, "held-back status with no timer to write it"
 
     def _carry_out_all(self, before: State, actions: tuple[Action, ...]) -> list[Event]:
         fed_back: list[Event] = []
@@ -237,7 +282,9 @@ class World:
             self.next_pid += 1
             self.alive, self.live_pid = Phase.FINISH, self.next_pid
             return [FinishSpawned(self.next_pid)]
-        if isinstance(action, (Signal, SendDownSignal)):
+        if isinstance(action, (WriteStatus, GoneForGood)):
+            pass  # done at the end of the burst; checked in `check_step`
+        elif isinstance(action, (Signal, SendDownSignal)):
             assert self.live_pid and before.pid == self.live_pid, "signal to no live process"
         elif isinstance(action, SetTimer):
             assert action.delay >= 0
@@ -306,6 +353,14 @@ class World:
             assert not after.ready
         if any(isinstance(action, Exit) for action in actions):
             self._nothing_starts_after_exit(after)
+        # down for good: a run ended, no restart will come, the daemon is not leaving
+        gone = [action for action in actions if isinstance(action, GoneForGood)]
+        went_down = before.phase is not Phase.DOWN and after.phase is Phase.DOWN
+        for_good = self.want is not Want.UP or self.held_down is not None
+        assert bool(gone) == (went_down and not after.exiting and for_good), (gone, self.history)
+        if gone:
+            code, signum = self.last_exit or (0, 0)
+            assert gone == [GoneForGood(128 + signum if code is None else code)]
 
     def check_state(self) -> None:
         state = self.state
@@ -326,7 +381,7 @@ class World:
         assert line.endswith("\n") and line.split(",")[0].strip() == state.phase.name.lower()
         assert ("want exit" in line) == (state.exiting and state.phase is not Phase.DOWN)
         for notify in (False, True):
-            extra = extra_of(state, notify)
+            extra = extra_of(attrs.evolve(state, notify=notify))
             assert unpack_extra(pack_extra(extra, record)) == extra
             known = self.last_exit not in (None, UNKNOWN_EXIT)
             assert bool(extra.flags & ExtraFlag.EXITED) == known
@@ -343,7 +398,7 @@ class World:
         late += [TimerDue(timer) for timer in Timer] + [Ready(), Shutdown(), Shutdown(True)]
         for event in late:
             for action in step(final, event, self.now + 5).actions:
-                assert isinstance(action, (Exit, CancelTimer)), (event, action)
+                assert isinstance(action, (Exit, CancelTimer, WriteStatus)), (event, action)
 
 
 # --- whole histories, as a hypothesis state machine -----------------------------------------
@@ -410,7 +465,7 @@ class Supervision(RuleBasedStateMachine):
         assert self.world is not None
         final = self.world.state
         for action in step(final, Control(command), self.world.now + later).actions:
-            assert isinstance(action, (Exit, CancelTimer)), action
+            assert isinstance(action, (Exit, CancelTimer, WriteStatus)), action
 
     @invariant()
     def exited_only_down(self) -> None:
