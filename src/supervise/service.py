@@ -41,6 +41,8 @@ class Service:
     `stdin`/`stdout`, when given, become fd 0/1 of ./run and ./finish (svscan's
     log pipe). `on_final` hears `machine.GoneForGood`'s code; `settled` is set
     once the first attempt to take the directory is over, taken or not.
+    `clock` is the Unix time the machine is told (a test gives one that
+    follows trio's virtual clock).
     """
 
     path: str
@@ -49,6 +51,7 @@ class Service:
     stdin: int | None = attrs.field(default=None, kw_only=True)
     stdout: int | None = attrs.field(default=None, kw_only=True)
     on_final: Callable[[int], None] | None = attrs.field(default=None, kw_only=True)
+    clock: Callable[[], float] = attrs.field(default=time.time, kw_only=True)
     refused: bool = False
     state: machine.State = attrs.field(factory=machine.State)
     settled: trio.Event = attrs.field(factory=trio.Event)
@@ -162,7 +165,7 @@ class Service:
 
     def _step(self, event: machine.Event) -> machine.Transition:
         try:
-            return machine.step(self.state, event, time.time())
+            return machine.step(self.state, event, self.clock())
         except Exception as error:  # one bad step must not end supervision
             warning(f"{self.path}: internal error on {event!r}: {error!r}")
             return machine.Transition(self.state)
@@ -288,7 +291,7 @@ class Service:
                 say.line("info", f"{self.path}: run (pid {record.pid}) still runs: "
                          "supervising it again")
                 return begin
-        return machine.initial(time.time(), settings.exists(service_fd, "down"))
+        return machine.initial(self.clock(), settings.exists(service_fd, "down"))
 
     # --- adopted children: not ours to wait for ----------------------------------------
 
