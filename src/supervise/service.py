@@ -24,12 +24,14 @@ import attrs
 import trio
 
 from supervise import adoption, control, directory, fsio, machine, say, settings
+from supervise.children import Children, is_child
 from supervise.directory import Descriptors, SetupError
 from supervise.errtext import describe
 from supervise.handover import Adopted
 from supervise.readers import Readers
-from supervise.reaper import Reaper, describe_wait
+from supervise.reaper import Reaper
 from supervise.say import Faults, fatal, warning
+from supervise.statusfiles import StatusFiles, WriteFailed
 
 T = TypeVar("T")
 
@@ -63,15 +65,18 @@ class Service:
     # deque: it holds an input or two, and a deque costs 600 bytes even empty.
     _inbox: list[machine.Event] = attrs.field(factory=list)
     _doorbell: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
-    _written: dict[str, bytes] = attrs.field(factory=dict)
+    _files: StatusFiles = attrs.field(factory=StatusFiles)
     _faults: Faults = attrs.field(factory=Faults)
-    _ready_fd: int | None = None  # the readiness pipe of start number `_ready_run`
-    _ready_run: int = 0
-    _pidfd: int | None = None  # an adopted ./run's, watched by `readers`
+    _children: Children = attrs.field(init=False)
     _step_dir: int | None = None  # the service directory, open for one burst of steps
     _in_burst: bool = False
     _exited: bool = False
     _stop: trio.Event = attrs.field(factory=trio.Event)
+
+    def __attrs_post_init__(self) -> None:
+        self._children = Children(
+            self.reaper, self.readers, self._post, self._has_finish, self.stdin, self.stdout
+        )
 
     @property
     def starts(self) -> int:
@@ -89,8 +94,6 @@ class Service:
         """Set the directory up (retrying), or carry on after `resume`; supervise until it exits."""
         try:
             if self._fds is not None:  # after a handover: its children are already ours
-                if self._ready_fd is not None:
-                    self.readers.watch(self._ready_fd, self._read_ready)
                 self._claim_after_handover()
             elif not await self._setup_until_done():
                 return
@@ -101,8 +104,7 @@ class Service:
             await self._loop()
         finally:
             self.settled.set()
-            self._close_ready()
-            self._close_pidfd()
+            self._children.close()
             if self._fds is not None:
                 if self._fds.control is not None:
                     self.readers.forget(self._fds.control)
@@ -153,8 +155,8 @@ class Service:
         if self._fds is None:
             return {}
         held = {fd: f"{self.path}/supervise/{name}" for name, fd in self._fds.numbers().items()}
-        if self._ready_fd is not None:
-            held[self._ready_fd] = f"{self.path}: readiness pipe"
+        if self._children.ready_fd is not None:
+            held[self._children.ready_fd] = f"{self.path}: readiness pipe"
         return held
 
     def _post(self, event: machine.Event) -> None:
@@ -207,10 +209,10 @@ class Service:
             case machine.SpawnFinish(code, signum):
                 return self._spawn_finish(code, signum)
             case machine.Signal(signum):
-                self.reaper.signal(self.state.pid, signum)
+                self._children.signal(self.state.pid, signum)
             case machine.SendDownSignal():
                 down_signal = self._read_setting("down-signal", settings.parse_signal, 15)
-                self.reaper.signal(self.state.pid, down_signal)
+                self._children.signal(self.state.pid, down_signal)
             case machine.SetTimer(timer, delay):
                 self._timers[timer] = trio.current_time() + delay
             case machine.ArmTimeout(timer):
@@ -272,7 +274,7 @@ class Service:
             self._identity = fsio.identity(service_fd)
             self._fds = directory.take(self.path, supervise_fd)
             self._faults.clear("setup")
-            self._written.clear()
+            self._files.forget()
             with self._burst(service_fd):
                 self._apply(self._begin(service_fd, supervise_fd), supervise_fd)
             fault = directory.open_ok(self.path, self._fds, supervise_fd)
@@ -287,7 +289,7 @@ class Service:
             pidfd = adoption.claim(record.pid, record.stamp.unix(), _setsid(service_fd))
             if pidfd is not None:
                 begin = machine.adopt(record, extra)
-                self._watch_adopted(pidfd, begin.state.starts)
+                self._children.watch_adopted(pidfd, begin.state.starts)
                 say.line("info", f"{self.path}: run (pid {record.pid}) still runs: "
                          "supervising it again")
                 return begin
@@ -298,7 +300,7 @@ class Service:
     def _claim_after_handover(self) -> None:
         """After a re-exec: a ./run taken back by `_begin` is not our child; watch it again."""
         pid, run = self.state.pid, self.state.starts
-        if pid <= 0 or self.state.phase is not machine.Phase.RUN or _is_child(pid):
+        if pid <= 0 or self.state.phase is not machine.Phase.RUN or is_child(pid):
             return
         try:
             with self._directory() as service_fd:
@@ -307,25 +309,9 @@ class Service:
             own_session = True
         pidfd = adoption.claim(pid, self.state.stamp, own_session)
         if pidfd is None:
-            self._adopted_ended(run)
+            self._children.adopted_ended(run)
         else:
-            self._watch_adopted(pidfd, run)
-
-    def _watch_adopted(self, pidfd: int, run: int) -> None:
-        self._close_pidfd()
-        self._pidfd = pidfd
-        self.readers.watch(pidfd, functools.partial(self._adopted_ended, run))
-
-    def _adopted_ended(self, run: int) -> None:
-        """An adopted ./run ended (its pidfd is readable); its exit status is not ours to know."""
-        self._close_pidfd()
-        self._post(machine.RunExited(*machine.UNKNOWN_EXIT, self._has_finish(), run=run))
-
-    def _close_pidfd(self) -> None:
-        if self._pidfd is not None:
-            self.readers.forget(self._pidfd)
-            os.close(self._pidfd)
-            self._pidfd = None
+            self._children.watch_adopted(pidfd, run)
 
     # --- handing over to a re-executed daemon (SIGHUP) ---------------------------------
 
@@ -339,7 +325,7 @@ class Service:
             state=self.state,
             timers={timer: when - now for timer, when in self._timers.items()},
             notify=self.state.notify,
-            ready_fd=self._ready_fd,
+            ready_fd=self._children.ready_fd,
             starts=self.state.starts,
             identity=self._identity,
         )
@@ -352,61 +338,37 @@ class Service:
         fds = adopted.fds
         self._fds = Descriptors(fds["lock"], fds.get("control"), fds.get("ok"))
         self.state = adopted.state
-        self._ready_fd, self._ready_run = adopted.ready_fd, adopted.state.starts
+        self._children.ready_fd = adopted.ready_fd
+        self._children.ready_run = adopted.state.starts
         self._identity = adopted.identity
         now = trio.current_time()
         self._timers = {timer: now + left for timer, left in adopted.timers.items()}
-        pid = self.state.pid
-        if pid > 0 and _is_child(pid):
-            if self.state.phase is machine.Phase.FINISH:
-                self.reaper.adopt(pid, self._on_finish_exit)
-            else:
-                self.reaper.adopt(pid, functools.partial(self._on_run_exit, self.state.starts))
+        self._children.resume(self.state)
 
     # --- actions ---------------------------------------------------------------
-
-    def _stdio(self) -> dict[int, int]:
-        """The child's fd 0/1 when svscan gave this service a log pipe end."""
-        pairs = ((0, self.stdin), (1, self.stdout))
-        return {theirs: ours for theirs, ours in pairs if ours is not None}
 
     def _spawn_run(self) -> machine.Event:
         try:
             with self._directory() as service_fd:
-                pid, notify = self._spawn_run_in(service_fd)
+                notify_fd = self._setting(service_fd, "notification-fd", settings.parse_fd, None)
+                spawned = self._children.start_run(
+                    service_fd, self.state.starts + 1, _setsid(service_fd), notify_fd
+                )
         except OSError as error:
             self._faults.report("spawn", f"unable to start {self.path}/run: {describe(error)}")
             return machine.SpawnFailed()
         self._faults.clear("spawn")
-        return machine.Spawned(pid, notify)
+        return spawned
 
-    def _spawn_run_in(self, service_fd: int) -> tuple[int, bool]:
-        """Start ./run (with a readiness pipe on its notification-fd, if it has one)."""
-        run = self.state.starts + 1
-        notify_fd = self._setting(service_fd, "notification-fd", settings.parse_fd, None)
-        child_fds = self._stdio()
-        ready_read = ready_write = None
-        if notify_fd is not None:
-            ready_read, ready_write = _pipe_avoiding(notify_fd)
-            child_fds[notify_fd] = ready_write
+    def _spawn_finish(self, code: int, signum: int) -> machine.Event:
         try:
-            pid = self.reaper.spawn(
-                service_fd, "./run", [], functools.partial(self._on_run_exit, run),
-                setsid=_setsid(service_fd), fds=child_fds,
-            )
-        except OSError:
-            fsio.close_quietly(ready_read, ready_write)
-            raise
-        fsio.close_quietly(ready_write)
-        self._close_ready()  # an older start's
-        if ready_read is not None:
-            self._ready_fd, self._ready_run = ready_read, run
-            self.readers.watch(ready_read, self._read_ready)
-        return pid, ready_read is not None
-
-    def _on_run_exit(self, run: int, wait_status: int) -> None:
-        code, signum = describe_wait(wait_status)
-        self._post(machine.RunExited(code, signum, self._has_finish(), run=run))
+            with self._directory() as service_fd:
+                spawned = self._children.start_finish(service_fd, code, signum, _setsid(service_fd))
+        except OSError as error:
+            self._faults.report("finish", f"unable to start {self.path}/finish: {describe(error)}")
+            return machine.FinishExited(None)
+        self._faults.clear("finish")
+        return spawned
 
     def _has_finish(self) -> bool:
         try:
@@ -414,22 +376,6 @@ class Service:
                 return settings.is_program(service_fd, "finish")
         except OSError:
             return False
-
-    def _spawn_finish(self, code: int, signum: int) -> machine.Event:
-        try:
-            with self._directory() as service_fd:
-                pid = self.reaper.spawn(
-                    service_fd, "./finish", [str(code), str(signum)], self._on_finish_exit,
-                    setsid=_setsid(service_fd), fds=self._stdio(),
-                )
-        except OSError as error:
-            self._faults.report("finish", f"unable to start {self.path}/finish: {describe(error)}")
-            return machine.FinishExited(None)
-        self._faults.clear("finish")
-        return machine.FinishSpawned(pid)
-
-    def _on_finish_exit(self, wait_status: int) -> None:
-        self._post(machine.FinishExited(describe_wait(wait_status)[0]))
 
     def _arm_timeout(self, timer: machine.Timer) -> None:
         if timer is machine.Timer.KILL:
@@ -456,16 +402,11 @@ class Service:
         self, service_fd: int, name: str, parse: Callable[[str], T], default: T
     ) -> T:
         """The value of setting file `name`, or `default` if absent or unusable (said once)."""
-        try:
-            text = settings.read_text(service_fd, name)
-            value = default if text is None else parse(text)
-        except OSError as error:
-            self._faults.report(name, f"unable to read {self.path}/{name}: {describe(error)}")
-            return default
-        except settings.SettingError as error:
-            self._faults.report(name, f"{self.path}/{name}: {error}; using the default")
-            return default
-        self._faults.clear(name)
+        value, fault = settings.value(service_fd, self.path, name, parse, default)
+        if fault is None:
+            self._faults.clear(name)
+        else:
+            self._faults.report(name, fault)
         return value
 
     # --- readers -----------------------------------------------------------------
@@ -479,26 +420,6 @@ class Service:
         for command in control.parse(data):
             self._post(machine.Control(command))
 
-    def _read_ready(self) -> None:
-        """Read the readiness pipe: a newline is readiness of the start it was made for."""
-        if self._ready_fd is None:
-            return
-        try:
-            data = os.read(self._ready_fd, 4096)
-        except BlockingIOError:
-            return
-        if data and b"\n" not in data:
-            return
-        self._close_ready()
-        if data:
-            self._post(machine.Ready(self._ready_run))
-
-    def _close_ready(self) -> None:
-        if self._ready_fd is not None:
-            self.readers.forget(self._ready_fd)
-            os.close(self._ready_fd)
-            self._ready_fd = None
-
     # --- status files --------------------------------------------------------------
 
     def _write_status(self, supervise_fd: int | None = None) -> machine.StatusWritten:
@@ -506,73 +427,33 @@ class Service:
 
         `supervise_fd`, during setup, saves opening the directories again.
         """
-        files = machine.status_files(self.state, "xstatus" in self._written)
-        changed = [(name, data) for name, data in files if self._written.get(name) != data]
+        files = machine.status_files(self.state, self._files.has_extra)
+        changed = self._files.changed(files)
         if not changed or self._fds is None:
             return machine.StatusWritten()
         try:
             if supervise_fd is not None:
-                self._write(supervise_fd, changed)
+                self._files.write(supervise_fd, changed)
             else:
                 with self._directory() as service_fd:
                     opened = fsio.open_dir(fsio.SUPERVISE, service_fd)
                     try:
-                        self._write(opened, changed)
+                        self._files.write(opened, changed)
                     finally:
                         os.close(opened)
+        except WriteFailed as failed:
+            where = f"{self.path}/supervise/{failed.name}"
+            self._faults.report("status", f"unable to write {where}: {describe(failed.error)}")
+            return machine.StatusWritten(ok=False)
         except OSError as error:
-            text = str(error) if isinstance(error, _WriteFailed) else (
-                f"unable to reach {self.path}/supervise: {describe(error)}"
+            self._faults.report(
+                "status", f"unable to reach {self.path}/supervise: {describe(error)}"
             )
-            self._faults.report("status", text)
             return machine.StatusWritten(ok=False)
         self._faults.clear("status")
         return machine.StatusWritten()
-
-    def _write(self, supervise_fd: int, changed: list[tuple[str, bytes]]) -> None:
-        """Replace each file; one that cannot be written (runit's `pid` made a directory)
-        does not keep the others, `status` above all, from being written."""
-        failed: _WriteFailed | None = None
-        for name, data in changed:
-            try:
-                fsio.replace_file(supervise_fd, name, data)
-            except OSError as error:
-                failed = failed or _WriteFailed(
-                    f"unable to write {self.path}/supervise/{name}: {describe(error)}"
-                )
-                continue
-            self._written[name] = data
-        if failed is not None:
-            raise failed
-
-
-class _WriteFailed(OSError):
-    """A status file could not be written; the message names it (the others were tried)."""
-
-
-def _is_child(pid: int) -> bool:
-    """Whether `pid` is our own child (we can wait for it), without reaping it."""
-    try:
-        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-    except ChildProcessError:
-        return False
-    return True
 
 
 def _setsid(service_fd: int) -> bool:
     """Children get a session of their own unless ``nosetsid`` exists."""
     return not settings.exists(service_fd, "nosetsid")
-
-
-def _pipe_avoiding(target: int) -> tuple[int, int]:
-    """A close-on-exec pipe whose ends are not `target` (dup2 onto itself would keep CLOEXEC).
-
-    Its read end does not block: it is read only when `Readers` says it is readable.
-    """
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    while target in (read_end, write_end):
-        spare = os.pipe2(os.O_CLOEXEC)
-        fsio.close_quietly(read_end, write_end)
-        read_end, write_end = spare
-    os.set_blocking(read_end, False)
-    return read_end, write_end

@@ -11,6 +11,12 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
+from typing import TypeVar
+
+from supervise.errtext import describe
+
+T = TypeVar("T")
 
 #: s6's default for timeout-finish, in milliseconds.
 DEFAULT_FINISH_MS = 5000
@@ -52,6 +58,22 @@ def parse_fd(text: str) -> int:
     if not word.isdecimal() or int(word) < 3 or int(word) > 1024:
         raise SettingError(f"not a file descriptor from 3 to 1024: {word!r}")
     return int(word)
+
+
+def value(
+    dirfd: int, path: str, name: str, parse: Callable[[str], T], default: T
+) -> tuple[T, str | None]:
+    """The value of setting file `name` in `path` (open as `dirfd`), and the fault, if any.
+
+    Absent: `default`. Unreadable or garbage: `default` too, with the line to say.
+    """
+    try:
+        text = read_text(dirfd, name)
+        return (default if text is None else parse(text)), None
+    except OSError as error:
+        return default, f"unable to read {path}/{name}: {describe(error)}"
+    except SettingError as error:
+        return default, f"{path}/{name}: {error}; using the default"
 
 
 def read_text(dirfd: int, name: str) -> str | None:

@@ -961,7 +961,10 @@ class Driver:
     exited: bool = False
 
     def feed(self, event: Event) -> None:
+        """One input and what it leads to; the status written once at the end, as
+        `Service._apply` does (the write may fail: the disk is full)."""
         pending: list[Event] = [event]
+        write = False
         while pending:
             before = self.state
             result = step(before, pending.pop(0), self.now)
@@ -969,6 +972,10 @@ class Driver:
             self.state = result.state
             for action in result.actions:
                 pending.extend(self.carry_out(before, action))
+            write = write or WriteStatus() in result.actions
+            if write and not pending:
+                write = False
+                pending.append(StatusWritten(ok=self.data.draw(st.booleans(), "written")))
         self.check()
 
     def carry_out(self, before: State, action: Action) -> list[Event]:
@@ -1021,6 +1028,9 @@ class Driver:
         # exiting and down => Exit was emitted
         if state.phase is Phase.DOWN and state.exiting:
             assert self.exited
+        # a failed status write is always retried
+        if state.write_failures:
+            assert Timer.STATUS in self.timers
         # at most one start (attempt) a second
         for a, b in zip(self.spawn_times, self.spawn_times[1:], strict=False):
             assert b - a >= START_INTERVAL - 1e-6
