@@ -7,18 +7,19 @@ which Debian's daemontools shares), real FIFOs read with our own codec.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
-import pytest
 import trio
 
+from ci_guard import unavailable
 from supervise import status
 
 #: How long a test waits for something that should happen "at once" on a loaded machine.
@@ -29,8 +30,25 @@ def peer(name: str) -> str:
     """Absolute path of a Debian peer binary; skip (a failure under CI=true) if absent."""
     path = f"/usr/bin/{name}"
     if not os.access(path, os.X_OK):
-        pytest.skip(f"{path} is not installed (apt-get install daemontools runit s6)")
+        unavailable(f"{path} is not installed (apt-get install daemontools runit s6)")
     return path
+
+
+@contextlib.contextmanager
+def small_tmpfs(where: Path, size: str = "64k") -> Iterator[Path]:
+    """A tmpfs of `size` mounted at `where` (made here), lazily unmounted afterwards.
+
+    Mounting needs root: without it the test skips, a failure under CI=true.
+    """
+    where.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                             capture_output=True, text=True, check=False)
+    if mounted.returncode != 0:
+        unavailable(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=True)
 
 
 #: How long one of our clients may take before the test fails (loaded machine).

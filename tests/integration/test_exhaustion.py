@@ -28,6 +28,7 @@ from support import (
     read_status,
     scan_root,
     send,
+    small_tmpfs,
     started,
     supervisor_listening,
 )
@@ -107,11 +108,8 @@ async def test_descriptors_run_out_then_come_back(tmp_path: Path, start_daemon: 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 64 KiB tmpfs, unmounted after the test."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], check=True)
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    with small_tmpfs(tmp_path / "disk") as mount:
+        yield mount
 
 
 def _fill(disk: Path) -> Path:
