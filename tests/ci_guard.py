@@ -8,6 +8,11 @@ below turns that skip into a failure when CI=true, in whatever directory the
 test lives. In ``tests/interop``, whose every test compares us with a peer, any
 skip fails under CI=true. Any other skip stays a skip.
 
+Hypothesis runs under a profile of ours (`load_hypothesis_profile`): every
+failure prints the blob that replays it (``@reproduce_failure``), and under
+CI=true the examples are derandomized, so a red CI run fails the same way on a
+developer's machine. Deadlines are generous: the machine is shared and loaded.
+
 tests/conftest.py loads this plugin; tests/test_ci_guard.py loads it into a
 pytester run of its own.
 """
@@ -19,6 +24,7 @@ from collections.abc import Iterator
 from typing import NoReturn
 
 import pytest
+from hypothesis import settings
 
 #: The start of every `Unavailable` reason, so a reader of ``-ra`` sees which skips CI refuses.
 PREFIX = "unavailable here: "
@@ -35,6 +41,19 @@ def unavailable(reason: str) -> NoReturn:
 
 def under_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
+
+
+#: Hypothesis profiles: "dev" draws at random, "ci" the same examples every run.
+#: A pure function far over 2 s is a hang, not load; 200 ms (hypothesis' own) is load.
+settings.register_profile("dev", print_blob=True, deadline=2000)
+settings.register_profile("ci", settings.get_profile("dev"), derandomize=True)
+
+
+def load_hypothesis_profile() -> str:
+    """Load "ci" under CI=true, else "dev"; its name. Call before test modules are imported."""
+    name = "ci" if under_ci() else "dev"
+    settings.load_profile(name)
+    return name
 
 
 def _refused(item: pytest.Item, call: pytest.CallInfo[None]) -> bool:

@@ -21,12 +21,18 @@ from typing import Any
 
 import pytest
 
-from ci_guard import pytest_runtest_makereport  # noqa: F401  (the hook, made ours)
+from ci_guard import (
+    load_hypothesis_profile,
+    pytest_runtest_makereport,  # noqa: F401  (the hook, made ours)
+)
 from supervise.process import become_subreaper
 from support import SVSCAN, Daemon, cmdline, descendants
 
 #: Seconds a test's processes get to finish after the test before they count as strays.
 GRACE = float(os.environ.get("STRAY_GRACE_SECONDS", "10"))
+
+#: Here, not in a hook: @settings decorators take the profile as it is when a module is imported.
+HYPOTHESIS_PROFILE = load_hypothesis_profile()
 
 
 def pytest_configure(config: pytest.Config) -> None:

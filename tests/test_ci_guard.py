@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings
 
 import ci_guard
+from ci_guard import under_ci
 
 pytest_plugins = ["pytester"]
 
@@ -84,3 +86,23 @@ def test_under_ci_a_missing_prerequisite_fails_wherever_the_test_is(
         "*test_needs_a_tmpfs_it_cannot_mount: skipped under CI=true*cannot mount a tmpfs*",
         "SKIPPED*not about this machine's prerequisites*",
     ], consecutive=False)
+
+
+def test_hypothesis_replays_a_failure() -> None:
+    """Every failure prints its replay blob; under CI=true the examples are derandomized."""
+    assert settings.default.print_blob
+    assert settings.default.derandomize is under_ci()
+    assert settings.get_profile("ci").derandomize
+
+
+def test_a_failing_property_prints_how_to_replay_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_property="""
+from hypothesis import given, strategies as st
+
+@given(st.integers())
+def test_small(n):
+    assert n < 1000
+""")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*@reproduce_failure(*"])
