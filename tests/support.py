@@ -266,6 +266,42 @@ def cmdline(pid: int) -> str:
         return "?"
 
 
+def running(*words: str) -> list[int]:
+    """This process's live descendants whose command line holds every one of `words`.
+
+    How a test finds the pid of a client that a worker thread runs to its end.
+    """
+    return [pid for pid, state in descendants().items()
+            if state != "Z" and all(word in cmdline(pid).split() for word in words)]
+
+
+def watching(pid: int) -> bool:
+    """Whether `pid` holds an inotify descriptor and sleeps in select: a waiting client
+    (``svc -w``, qm) that made its watch and has looked at the status at least once."""
+    with open(f"/proc/{pid}/wchan") as f:
+        wchan = f.read()
+    if "poll" not in wchan and "select" not in wchan:
+        return False
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:inotify":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+async def client_waiting(*words: str) -> int:
+    """Wait until the one client running with `words` is asleep on its watch; its pid."""
+    def asleep() -> int:
+        pids = running(*words)
+        return pids[0] if len(pids) == 1 and watching(pids[0]) else 0
+
+    pid = await eventually(asleep, what=f"a client {' '.join(words)} waiting on its watch")
+    assert isinstance(pid, int)
+    return pid
+
+
 # --- svscan trees with log pipes (shared by the log and re-adoption tests) ---------------
 
 LOGGER = "exec cat >> ./lines"
