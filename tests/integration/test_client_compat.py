@@ -24,7 +24,14 @@ from typing import Any
 
 import pytest
 
-from support import IGNORE_TERM_RUN, eventually, make_service, send, started_ignoring_term
+from support import (
+    IGNORE_TERM_RUN,
+    eventually,
+    make_service,
+    send,
+    started,
+    started_ignoring_term,
+)
 
 BIN = Path(sys.executable).parent
 
@@ -204,3 +211,20 @@ async def test_status_bytes_as_daemontools_and_runit_read_them(
     send(service, b"k")
     await eventually(lambda: raw()[12:] == bytes(4) + b"\x00d\x00\x00", what="down")
     assert ((supervise / "stat").read_text(), (supervise / "pid").read_text()) == ("down\n", "")
+
+
+async def test_clients_on_our_daemon_before_and_after_it_stops(
+    tmp_path: Path, start_daemon: Any
+) -> None:
+    """svok 0 then 100 once the daemon exited; svstat then says ``supervise not running``."""
+    service = make_service(tmp_path, "a", "exec sleep 1000")
+    daemon = start_daemon(service)
+    pid = (await started(service)).pid
+    assert run("svok", "a", cwd=tmp_path) == (0, "", "")
+    code, out, _ = run("svstat", "a", cwd=tmp_path)
+    assert code == 0 and re.fullmatch(rf"a: up \(pid {pid}\) \d+ seconds\n", out), out
+    assert daemon.stop() == 0
+    assert run("svok", "a", cwd=tmp_path) == (100, "", "")
+    assert run("svstat", "a", cwd=tmp_path) == (0, "a: supervise not running\n", "")
+    assert run("svc", "-u", "a", cwd=tmp_path) == (
+        0, "", "svc: warning: unable to control a: supervise not running\n")
