@@ -1,11 +1,11 @@
 """Wall time of our svc -h, svok and svstat against a bare interpreter and daemontools' C tools.
 
 Why: scripts call the clients in loops (``until svok dir; do ...``), so what they cost is
-almost all start-up, and style.md ("A measured constraint") bans trio from them for that
-reason. This measures whether the ban pays: ``svc`` and ``svok`` should cost within 1.3x of
-``python -c pass`` with the same interpreter, and ``svstat`` of 1000 directories under
-100 ms (supervisord's ``supervisorctl status`` takes about 2 s for 1000 programs,
-daemontools' ``svstat`` about 10 ms).
+almost all start-up, and trio is banned from them for that reason (``import trio`` costs
+100-120 ms by ``python -X importtime``). This measures whether the ban pays: ``svc`` and
+``svok`` should cost within 1.3x of ``python -c pass`` with the same interpreter, and
+``svstat`` of 1000 directories under 100 ms (supervisord's ``supervisorctl status`` takes
+about 2 s for 1000 programs, daemontools' ``svstat`` about 10 ms).
 
 The clients talk to a real supervisor: one ``.venv/bin/supervise`` process runs 1000
 ``sleep`` services in a temporary tree, and is stopped (SIGTERM) at the end. A measurement,

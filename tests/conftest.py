@@ -5,6 +5,9 @@ however deep (a service started in its own session by a daemon the test
 killed), is reparented to pytest rather than to init. After each test the
 fixture lists pytest's descendants; anything new still running after a short
 grace is killed by pid and the test fails, naming it.
+
+The plugin `ci_guard` makes a skip for want of a Debian peer or a tmpfs a
+failure under CI=true, wherever the test lives.
 """
 
 from __future__ import annotations
@@ -18,11 +21,18 @@ from typing import Any
 
 import pytest
 
+from ci_guard import (
+    load_hypothesis_profile,
+    pytest_runtest_makereport,  # noqa: F401  (the hook, made ours)
+)
 from supervise.process import become_subreaper
 from support import SVSCAN, Daemon, cmdline, descendants
 
 #: Seconds a test's processes get to finish after the test before they count as strays.
 GRACE = float(os.environ.get("STRAY_GRACE_SECONDS", "10"))
+
+#: Here, not in a hook: @settings decorators take the profile as it is when a module is imported.
+HYPOTHESIS_PROFILE = load_hypothesis_profile()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -60,20 +70,6 @@ def no_stray_processes() -> Iterator[None]:
         time.sleep(0.1)
         _reap_zombies(strays)
         pytest.fail(f"test left processes running: {names}")
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """With CI=true, an interop test that skips is a failure: a missing peer must not pass."""
-    outcome = yield
-    report = outcome.get_result()
-    if (
-        os.environ.get("CI", "").lower() == "true"
-        and report.skipped
-        and "interop" in item.nodeid.split("/")
-    ):
-        report.outcome = "failed"
-        report.longrepr = f"interop test skipped under CI=true: {report.longrepr}"
 
 
 def _daemons(program: Callable[..., Daemon]) -> Iterator[Callable[..., Daemon]]:

@@ -7,18 +7,19 @@ which Debian's daemontools shares), real FIFOs read with our own codec.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
-import pytest
 import trio
 
+from ci_guard import unavailable
 from supervise import status
 
 #: How long a test waits for something that should happen "at once" on a loaded machine.
@@ -29,8 +30,25 @@ def peer(name: str) -> str:
     """Absolute path of a Debian peer binary; skip (a failure under CI=true) if absent."""
     path = f"/usr/bin/{name}"
     if not os.access(path, os.X_OK):
-        pytest.skip(f"{path} is not installed (apt-get install daemontools runit s6)")
+        unavailable(f"{path} is not installed (apt-get install daemontools runit s6)")
     return path
+
+
+@contextlib.contextmanager
+def small_tmpfs(where: Path, size: str = "64k") -> Iterator[Path]:
+    """A tmpfs of `size` mounted at `where` (made here), lazily unmounted afterwards.
+
+    Mounting needs root: without it the test skips, a failure under CI=true.
+    """
+    where.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                             capture_output=True, text=True, check=False)
+    if mounted.returncode != 0:
+        unavailable(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=True)
 
 
 #: How long one of our clients may take before the test fails (loaded machine).
@@ -246,6 +264,42 @@ def cmdline(pid: int) -> str:
             return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
     except OSError:
         return "?"
+
+
+def running(*words: str) -> list[int]:
+    """This process's live descendants whose command line holds every one of `words`.
+
+    How a test finds the pid of a client that a worker thread runs to its end.
+    """
+    return [pid for pid, state in descendants().items()
+            if state != "Z" and all(word in cmdline(pid).split() for word in words)]
+
+
+def watching(pid: int) -> bool:
+    """Whether `pid` holds an inotify descriptor and sleeps in select: a waiting client
+    (``svc -w``, qm) that made its watch and has looked at the status at least once."""
+    with open(f"/proc/{pid}/wchan") as f:
+        wchan = f.read()
+    if "poll" not in wchan and "select" not in wchan:
+        return False
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:inotify":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+async def client_waiting(*words: str) -> int:
+    """Wait until the one client running with `words` is asleep on its watch; its pid."""
+    def asleep() -> int:
+        pids = running(*words)
+        return pids[0] if len(pids) == 1 and watching(pids[0]) else 0
+
+    pid = await eventually(asleep, what=f"a client {' '.join(words)} waiting on its watch")
+    assert isinstance(pid, int)
+    return pid
 
 
 # --- svscan trees with log pipes (shared by the log and re-adoption tests) ---------------

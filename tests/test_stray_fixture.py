@@ -31,6 +31,7 @@ def test_a_leaked_process_fails_the_test_and_is_killed(
 ) -> None:
     shutil.copy(HERE / "conftest.py", pytester.path / "conftest.py")
     shutil.copy(HERE / "support.py", pytester.path / "support.py")
+    shutil.copy(HERE / "ci_guard.py", pytester.path / "ci_guard.py")
     pytester.makepyfile(test_leaky=LEAKY)
     monkeypatch.setenv("STRAY_GRACE_SECONDS", "0.5")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "trio")

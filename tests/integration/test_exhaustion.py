@@ -28,6 +28,7 @@ from support import (
     read_status,
     scan_root,
     send,
+    small_tmpfs,
     started,
     supervisor_listening,
 )
@@ -89,7 +90,17 @@ async def test_descriptors_run_out_then_come_back(tmp_path: Path, start_daemon: 
                                                                  "--"))
     await eventually(lambda: "RLIMIT_NOFILE" in daemon.stderr(), what="shortage said",
                      timeout=30)
-    await trio.sleep(1)
+
+    def settled() -> bool:
+        """Each directory is up under svscan, or was refused for want of descriptors."""
+        refused = [line for line in daemon.stderr().splitlines() if "open more files" in line]
+        return all(
+            _pid(service) if supervisor_listening(service)
+            else any(f" {service.name}/" in line for line in refused)
+            for service in services
+        )
+
+    await eventually(settled, what="every directory up or refused", timeout=30)
     waiting = [service for service in services if not supervisor_listening(service)]
     running = [service for service in services if supervisor_listening(service)]
     assert waiting and running
@@ -107,11 +118,8 @@ async def test_descriptors_run_out_then_come_back(tmp_path: Path, start_daemon: 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 64 KiB tmpfs, unmounted after the test."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], check=True)
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    with small_tmpfs(tmp_path / "disk") as mount:
+        yield mount
 
 
 def _fill(disk: Path) -> Path:
@@ -155,12 +163,15 @@ async def test_crash_loop_does_not_starve_control(tmp_path: Path, start_svscan: 
     docs/reliability.md, from ``make soak``.
     """
     root = scan_root(tmp_path)
+    crashes = tmp_path / "crashes"  # a line per start of a crashing service
     for n in range(100):
-        make_service(root, f"crash{n:03d}", "exit 1")
+        make_service(root, f"crash{n:03d}", f"echo >> {crashes}; exit 1")
     good = make_service(root, "good", "exec sleep 1000")
     start_svscan(root)
     pid = (await started(good, timeout=60)).pid
-    await trio.sleep(2)  # several rounds of crashes and restarts
+    # the load is there: the crashing services have been started three times over
+    await eventually(lambda: crashes.read_text().count("\n") >= 300, timeout=60,
+                     what="three rounds of crashes")
     began = trio.current_time()
     send(good, b"d")
     await eventually(lambda: read_status(good).pid == 0, what="good down", timeout=30)

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import trio
 
-from support import PATIENCE, eventually, make_service, started
+from support import PATIENCE, eventually, make_service, small_tmpfs, started
 from svlog.logger import Logger
 from svlog.script import parse
 from svlog_golden import GOLDEN, sample
@@ -315,20 +315,6 @@ def test_directory_that_cannot_be_made(tmp_path: Path, svlog: Callable[..., Svlo
     )
 
 
-@contextlib.contextmanager
-def small_filesystem(where: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs at `where` (root only), unmounted afterwards."""
-    where.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)],
-                             capture_output=True, text=True, check=False)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", str(where)], check=True)
-
-
 def fill(path: Path) -> None:
     """Write zeros into `path` until the file system is full."""
     with open(path, "wb", buffering=0) as filler:
@@ -345,7 +331,7 @@ def test_disk_full_pauses_without_losing_a_line(
 ) -> None:
     """ENOSPC: one warning, then svlog retries every second and reads no more input;
     once space is freed, every line arrives once, in order."""
-    with small_filesystem(tmp_path / "small") as small:
+    with small_tmpfs(tmp_path / "small") as small:
         log = small / "log"
         log.mkdir()
         fill(small / "filler")

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from support import peer
+from support import PATIENCE, peer
 
 #: How long one tool run may take before the test fails (loaded machine).
 TIMEOUT = 30.0
@@ -606,6 +606,22 @@ def test_setlock_n_fails_at_once(work: Path, held: Held, flags: list[str]) -> No
     assert debian.err == f"setlock: fatal: unable to lock {lock}: temporary failure\n"
 
 
+def wait_until_blocked_on_a_lock(process: subprocess.Popen[bytes]) -> None:
+    """Wait until `process` sleeps in flock (``locks_lock_inode_wait``): it waits for the lock.
+
+    Still running after a fixed time would also hold for a tool slow to start
+    that then ignores the lock; the kernel's wait channel shows the wait itself.
+    """
+    deadline = time.monotonic() + PATIENCE
+    while True:
+        assert process.poll() is None, "did not wait for the lock"
+        with open(f"/proc/{process.pid}/wchan") as wchan:
+            if "lock_inode_wait" in wchan.read():
+                return
+        assert time.monotonic() < deadline, "never blocked on the lock"
+        time.sleep(0.01)
+
+
 @pytest.mark.parametrize("side", SIDES)
 @pytest.mark.parametrize("flags", [[], ["-N"], ["-nN"]])
 def test_setlock_waits_for_the_lock(work: Path, held: Held, side: str, flags: list[str]) -> None:
@@ -615,8 +631,7 @@ def test_setlock_waits_for_the_lock(work: Path, held: Held, side: str, flags: li
         argv, cwd=work, env=BASE_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
-        time.sleep(0.7)
-        assert process.poll() is None, "did not wait for the lock"
+        wait_until_blocked_on_a_lock(process)
         held.release()
         out, err = process.communicate(timeout=TIMEOUT)
     finally:

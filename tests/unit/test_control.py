@@ -1,7 +1,8 @@
 """Control bytes: each letter's command and signal, and that everything else is ignored.
 
 The letters are daemontools' ``u d o p c h a i t k x`` plus runit/s6's
-``q 1 2``, encore's ``w`` and s6's ``y`` (protocol.md 3.2).
+``q 1 2``, encore's ``w`` and s6's ``y`` (read in each one's source:
+daemontools 0.76 supervise.c, runit 2.1.2 runsv.c, s6 2.11 s6-supervise.c, encore's supervise.c).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def test_signal_only_commands() -> None:
 
 @pytest.mark.parametrize("byte", sorted(set(range(256)) - KNOWN))
 def test_every_other_byte_ignored(byte: int) -> None:
-    """Unknown bytes are dropped silently, as every peer does (protocol.md 3.1)."""
+    """Unknown bytes are dropped silently, as every peer does (strace of daemontools' supervise)."""
     assert parse(bytes((byte,))) == []
 
 

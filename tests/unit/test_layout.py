@@ -1,7 +1,7 @@
 """supervise.layout, the import-free byte codec the clients read status files with.
 
-Golden records are the real hexdumps of protocol.md 2.1 (daemontools, 18
-bytes) and 2.2 (runit, 20 bytes), run in both directions: pack_status(fields)
+Golden records are real hexdumps of status files of Debian's daemontools 0.76
+(18 bytes) and runit 2.1.2 (20 bytes), run in both directions: pack_status(fields)
 must give the exact bytes and unpack_status(bytes) the exact fields. Where a
 dump elides the stamp or pid ("…"), the table reuses one seen in the same
 section. Reading is as lenient as daemontools' svstat: only the length counts.
@@ -65,7 +65,7 @@ U, D, ONCE = WANT_UP, WANT_DOWN, WANT_ONCE
 
 #: (what the record says, fields, exact bytes)
 GOLDEN: list[tuple[str, StatusFields, bytes]] = [
-    # --- daemontools 0.76, 18 bytes: no term byte, run state None (protocol.md 2.1) ---
+    # --- daemontools 0.76, 18 bytes: no term byte, run state None ---
     ("dt up (pid 383)", (*DT_UP, 383, False, U, False, None),
      _hex("400000006b01d5b5 3726b4ac 7f010000 00 75")),
     ("dt up + p", (*DT_UP, 383, True, U, False, None),
@@ -80,7 +80,7 @@ GOLDEN: list[tuple[str, StatusFields, bytes]] = [
      _hex("400000006b01d5b9 1dc42bac 00000000 00 64")),
     ("dt u with down file (pid 1466)", (*DT_UP_DOWNFILE, 1466, False, U, False, None),
      _hex("400000006b01d5ba 028cbf84 ba050000 00 75")),
-    # --- runit 2.1.2, 20 bytes (protocol.md 2.2) ---
+    # --- runit 2.1.2, 20 bytes ---
     ("runit run (pid 18428)", (*RUNIT, 18428, False, U, False, STATE_RUN),
      _hex(RUNIT_HEX + " fc470000 00 75 00 01")),
     ("runit down (sv down)", (*RUNIT, 0, False, D, False, STATE_DOWN),
@@ -97,7 +97,7 @@ _IDS = [name for name, _, _ in GOLDEN]
 
 
 def test_constants() -> None:
-    """The sizes, want bytes, states and epoch are the ones protocol.md 2 documents."""
+    """The sizes, want bytes, states and epoch of daemontools' and runit's status files."""
     assert (DAEMONTOOLS_SIZE, RUNIT_SIZE, EXTRA_SIZE, EXTRA_VERSION) == (18, 20, 32, 2)
     assert (WANT_UP, WANT_DOWN, WANT_ONCE) == (ord("u"), ord("d"), 0)
     assert (STATE_DOWN, STATE_RUN, STATE_FINISH) == (0, 1, 2)
@@ -291,7 +291,7 @@ def test_unpack_extra_longer_accepted() -> None:
         (TAI64_EPOCH + 1000, 1002.999, 2),
         # ...and so 1.5 s can print 2 when the stamp was late in its second
         (TAI64_EPOCH + 1000, 1001.999, 1),
-        # the protocol.md 2.1 stamp, 2 seconds later
+        # the stamp of daemontools' "up" dump, 2 seconds later
         (DT_UP[0], 0x6B01D5B5 - 10 + 2.4, 2),
         # a stamp in the future clamps to 0
         (TAI64_EPOCH + 1000, 999.0, 0),

@@ -1,7 +1,7 @@
 """The supervision state machine: every cell of TABLE, then scenarios, then properties.
 
-Expectations are written from protocol.md (3.2 command bytes, 2.1/2.2 status
-meaning, 5.x supervise behaviour, 8 readiness) and machine.py's docstring:
+Expectations are written from the peers' sources and behaviour (command bytes, status
+meaning, supervise's timing, s6 readiness) and machine.py's docstring:
 daemontools' meaning where it has one (``x`` does not stop the service, ``o``
 writes want byte 0, pure signals only with a pid), runit for ``finish`` and
 bytes 18-19, s6 for ``timeout-kill``/``down-signal``/readiness and the finish
@@ -1095,7 +1095,7 @@ def test_driven_machine_stays_live(data: st.DataObject, down_file: bool) -> None
     ],
 )
 def test_stat_of_is_runits_line(state: State, line: bytes) -> None:
-    """runit's stat text, as runsv writes it (protocol.md 2.2), including paused while down."""
+    """runit's stat text, as runsv writes it, including paused while down."""
     assert machine.stat_of(state) == line
     assert status_of(state).paused is (state.paused and state.phase is Phase.RUN)
 

@@ -61,8 +61,12 @@ async def test_a_forgotten_descriptor_is_not_called_back(
     readers.forget(read_end)
     readers.forget(read_end)  # twice: no error
     assert read_end not in readers
+    witness_read, witness_write = pipe()  # still watched: its callback marks a round done
+    witnessed: list[bytes] = []
+    readers.watch(witness_read, lambda: witnessed.append(os.read(witness_read, 99)))
     os.write(write_end, b"unread")
-    await trio.sleep(0.05)
+    os.write(witness_write, b"seen")
+    await eventually(lambda: witnessed, what="the watched pipe read")
     assert calls == []
 
 

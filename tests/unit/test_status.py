@@ -1,9 +1,10 @@
 """The status record and runit's stat/pid texts, against the real tools' bytes.
 
-Every golden record below is a hexdump from protocol.md 2.1 (daemontools,
-18 bytes) or 2.2 (runit, 20 bytes), run in both directions: pack(value) must
-give the exact bytes and unpack(bytes) the exact value. Where the dump elides
-the stamp or pid ("…"), the table reuses a stamp/pid seen in the same section.
+Every golden record below is a hexdump (``xxd -p``) of a status file written by
+Debian's daemontools 0.76 supervise (18 bytes) or runit 2.1.2 runsv (20 bytes), run in
+both directions: pack(value) must give the exact bytes and unpack(bytes) the exact value.
+Where the dump elides the stamp or pid ("…"), the table reuses a stamp/pid seen in the
+same tool's dumps.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def _hex(spaced: str) -> bytes:
 
 #: (what the record says, Status, exact bytes)
 GOLDEN: list[tuple[str, Status, bytes]] = [
-    # --- daemontools 0.76, 18 bytes: run_state None (protocol.md 2.1) ---
+    # --- daemontools 0.76, 18 bytes: run_state None ---
     ("dt up (pid 383)",
      Status(DT_UP, 383, False, Want.UP, False, None),
      _hex("400000006b01d5b5 3726b4ac 7f010000 00 75")),
@@ -72,7 +73,7 @@ GOLDEN: list[tuple[str, Status, bytes]] = [
     ("dt u with down file (pid 1466)",
      Status(DT_UP_DOWNFILE, 1466, False, Want.UP, False, None),
      _hex("400000006b01d5ba 028cbf84 ba050000 00 75")),
-    # --- runit 2.1.2, 20 bytes (protocol.md 2.2) ---
+    # --- runit 2.1.2, 20 bytes ---
     ("runit run (pid 18428)",
      Status(RUNIT, 18428, False, Want.UP, False, RunState.RUN),
      _hex(RUNIT_HEX + " fc470000 00 75 00 01")),
@@ -98,7 +99,7 @@ _IDS = [name for name, _, _ in GOLDEN]
 
 
 def test_sizes() -> None:
-    """daemontools writes 18 bytes, runit 20 (protocol.md 2.1, 2.2)."""
+    """daemontools writes 18 bytes, runit 20."""
     assert (DAEMONTOOLS_SIZE, RUNIT_SIZE) == (18, 20)
 
 
@@ -118,7 +119,7 @@ def test_unpack_golden(name: str, status: Status, data: bytes) -> None:
 def test_daemontools_prefix_of_runit(name: str, status: Status, data: bytes) -> None:
     """The first 18 bytes of a runit record read as daemontools would read them.
 
-    That is why daemontools' svstat reads our 20-byte file (protocol.md 0.3).
+    That is why daemontools' svstat reads our 20-byte file (as it reads runsv's).
     """
     head = unpack(data[:DAEMONTOOLS_SIZE])
     assert head == Status(status.stamp, status.pid, status.paused, status.want, False, None)
@@ -186,7 +187,7 @@ def test_encore_forty_bytes_accepted() -> None:
     """encore's 40-byte file (main + log record) is read; only the first 20 bytes count.
 
     encore's byte 18 is its state enum (3 = running) and byte 19 is 0; we read
-    them with runit's meaning, as runit's sv would (protocol.md 2.3).
+    them with runit's meaning, as runit's sv would (encore's supervise.c writes them).
     """
     main = _hex("400000006b01d5b5 3726b4ac 7f010000 00 75 03 00")
     log = _hex("400000006b01d5b5 3726b4ac 80010000 00 75 03 00")
@@ -202,7 +203,7 @@ def test_longer_than_twenty_bytes_accepted() -> None:
 # --- runit's stat and pid texts ----------------------------------------------------
 
 STAT_CASES: list[tuple[Status, bool, bytes]] = [
-    # observed texts, protocol.md 2.2
+    # texts runsv 2.1.2 wrote to supervise/stat
     (Status(RUNIT, 18428, False, Want.UP, False, RunState.RUN), False, b"run\n"),
     (Status(RUNIT, 0, False, Want.DOWN, False, RunState.DOWN), False, b"down\n"),
     (Status(RUNIT, 774, True, Want.UP, False, RunState.RUN), False, b"run, paused\n"),

@@ -2,7 +2,8 @@
 
 Letters are collected in order with duplicates dropped (at most 20); clusters,
 ``--``, ``-`` and the first non-option end the options as getopt(3) does; a
-bad option gives daemontools' two lines (protocol.md 4.1) and exit 100.
+bad option gives daemontools' two lines (``svc: illegal option -- Z`` and the
+list of options, as Debian's /usr/bin/svc prints them) and exit 100.
 """
 
 from __future__ import annotations

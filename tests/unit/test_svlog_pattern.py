@@ -3,7 +3,7 @@
 `reference` below is daemontools' match.c read line by line (a star skips to the first
 occurrence of the next pattern byte, which is then read again as pattern; no
 backtracking); the compiled `Pattern` must agree with it on any pattern and line.
-The golden lines with ``t`` labels were checked against Debian's multilog (protocol.md 7).
+The golden lines with ``t`` labels were checked against Debian's multilog.
 """
 
 from __future__ import annotations

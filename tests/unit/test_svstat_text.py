@@ -3,7 +3,7 @@
 Views are built directly (no files, no processes): `fields` from the bytes of a
 record via layout.unpack_status, `extra` via layout.unpack_extra, errors via
 View.failed. `now` is fixed so every "N seconds" is exact. The expected
-daemontools lines are protocol.md 4.2's table and the texts observed in 2.1.
+daemontools lines are those Debian's /usr/bin/svstat prints for the same records.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from svc.out import Usage
 from svc.svstat import FIELDS, USAGE, classic, extras, field_text, parse
 from svc.view import View
 
-#: The stamp of protocol.md 2.1's "up" dump, and the Unix second it labels.
+#: The stamp of daemontools' "up" status dump, and the Unix second it labels.
 LABEL = 0x400000006B01D5B5
 NANOS = 0x3726B4AC
 UNIX = LABEL - TAI64_EPOCH
@@ -245,7 +245,7 @@ def fields_line(v: View, names: str, now: float = NOW) -> str:
 
 
 def test_fields_s6_observed_line() -> None:
-    """The s6-svstat line observed in protocol.md 4.5, from the same stamps."""
+    """The line Debian's s6-svstat printed, from the same stamps."""
     v = make(
         layout.pack_status((0x400000006B01D504, 0x0CD15169, 21205, False, WANT_UP, False, 1)),
         normally_up=False,

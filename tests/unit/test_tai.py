@@ -1,8 +1,8 @@
-"""TAI64N labels: golden values from protocol.md, both directions, plus properties.
+"""TAI64N labels: golden values from the real tools' files, both directions, plus properties.
 
 daemontools and runit label Unix second `t` as ``2**62 + 10 + t`` and store
 nanoseconds as ``usec * 1000 + 500``; every stamp below is one seen in a real
-status file or multilog line (protocol.md 2.1, 2.2, 7).
+status file or multilog line (Debian's daemontools 0.76 and runit 2.1.2).
 """
 
 from __future__ import annotations
@@ -17,17 +17,17 @@ from supervise.tai import SIZE, TAI64_EPOCH, Tai64n, TaiFormatError
 #: (unix time, label, exact 12 bytes as hex). The unix times are chosen so that
 #: daemontools' microsecond rounding yields the observed nanoseconds.
 GOLDEN: list[tuple[float, Tai64n, str]] = [
-    # svstat "up (pid 383)" record, protocol.md 2.1
+    # daemontools' "up (pid 383)" status record
     (1795282347.925283, Tai64n(0x400000006B01D5B5, 925283500), "400000006b01d5b53726b4ac"),
-    # "down after k" record, protocol.md 2.1
+    # daemontools' "down after k" record
     (1795282349.798904, Tai64n(0x400000006B01D5B7, 798904500), "400000006b01d5b72f9e50b4"),
     # "o while down" record: sub-second part well below one tenth
     (1795282350.110737, Tai64n(0x400000006B01D5B8, 110737500), "400000006b01d5b80699b85c"),
     # "u with down file": 42 ms
     (1795282352.042778, Tai64n(0x400000006B01D5BA, 42778500), "400000006b01d5ba028cbf84"),
-    # runit 20-byte record, protocol.md 2.2
+    # runsv's 20-byte record
     (1795282096.345077, Tai64n(0x400000006B01D4BA, 345077500), "400000006b01d4ba149176fc"),
-    # multilog line "@400000006b01d4f53464aa94 line 1 from 25983", protocol.md 7
+    # multilog line "@400000006b01d4f53464aa94 line 1 from 25983", by multilog
     (1795282155.879012, Tai64n(0x400000006B01D4F5, 879012500), "400000006b01d4f53464aa94"),
     # the epoch itself and a whole second: nanoseconds are still ...500
     (0.0, Tai64n(TAI64_EPOCH, 500), "400000000000000a000001f4"),
@@ -39,7 +39,7 @@ GOLDEN: list[tuple[float, Tai64n, str]] = [
 
 
 def test_epoch_constant() -> None:
-    """The label of Unix 0 is 2**62 + 10 (protocol.md 0.8): 0x400000000000000A."""
+    """The label of Unix 0 is 2**62 + 10, 0x400000000000000A (cr.yp.to/libtai/tai64.html)."""
     assert TAI64_EPOCH == 0x400000000000000A == 4611686018427387914
     assert SIZE == 12
 
@@ -134,7 +134,7 @@ def test_order_follows_time() -> None:
         (TAI64_EPOCH + 100, 102.0, 2),
         # whole-second labels are subtracted: 100.9 -> 101.1 is 0.2 s but counts 1
         (TAI64_EPOCH + 100, 101.1, 1),
-        # and 99.9 -> 101.4 (1.5 s) prints 2, as protocol.md 4.2 says
+        # and 99.9 -> 101.4 (1.5 s) prints 2, as daemontools' svstat does
         (TAI64_EPOCH + 99, 101.4, 2),
         # a stamp in the future is clamped to 0
         (TAI64_EPOCH + 200, 100.0, 0),
