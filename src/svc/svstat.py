@@ -41,8 +41,6 @@ NOT_RUNNING = 1
 
 Value = bool | int | str | None
 
-__all__ = ["FIELDS", "USAGE", "classic", "extras", "field_text", "main", "parse"]
-
 
 # --- fields for -o and --json (s6-svstat's names; ours after them) -----------------
 
