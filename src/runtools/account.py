@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import pwd
 
-from svc.out import Fatal
+from cmdline import exits
+from cmdline.out import Fatal
 
 
 def lookup(account: str) -> pwd.struct_passwd:
@@ -13,7 +14,7 @@ def lookup(account: str) -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(account)
     except KeyError:
-        raise Fatal(111, f"unknown account {account}") from None
+        raise Fatal(exits.TEMPORARY, f"unknown account {account}") from None
 
 
 def groups(entry: pwd.struct_passwd) -> list[int]:

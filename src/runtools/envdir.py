@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import sys
 
+from cmdline import exits
+from cmdline.out import Fatal, Usage, unable
 from runtools import pathexec
-from supervise.errtext import describe
-from svc.out import Fatal, Usage
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # not at run time: typing costs more start-up time than the whole tool
@@ -54,19 +54,19 @@ def _read(directory: str, name: str) -> bytes:
     except FileNotFoundError:
         return b""
     except OSError as error:
-        raise Fatal(111, f"unable to read {directory}/{name}: {describe(error)}") from None
+        raise Fatal(exits.TEMPORARY, unable(f"read {directory}/{name}", error)) from None
 
 
 def _attempt(what: str, function: Callable[..., T], *args: object) -> T:
     try:
         return function(*args)
     except OSError as error:
-        raise Fatal(111, f"unable to {what}: {describe(error)}") from None
+        raise Fatal(exits.TEMPORARY, unable(what, error)) from None
 
 
 def prepare(args: list[str]) -> tuple[list[str], dict[str, str]]:
     if len(args) < 2:
-        raise Usage("envdir: usage: envdir dir child", 111)
+        raise Usage("envdir: usage: envdir dir child", exits.TEMPORARY)  # daemontools' code
     env = dict(os.environ)
     for name, value in read_dir(args[0]).items():
         if value is None:

@@ -10,16 +10,16 @@ from __future__ import annotations
 import os
 import sys
 
+from cmdline.getopt import getopt
+from cmdline.out import Usage
 from runtools import account, pathexec
-from svc.out import Usage
-from svc.sgetopt import getopt
 
 PROG = "envuidgid"
 USAGE = "envuidgid: usage: envuidgid account child"  # daemontools' words; -s is ours
 
 
 def prepare(args: list[str]) -> tuple[list[str], dict[str, str]]:
-    options, rest = getopt(PROG, args, "s", "", USAGE)
+    options, rest = getopt(args, "s", "", USAGE)
     if len(rest) < 2:
         raise Usage(USAGE)
     entry = account.lookup(rest[0])

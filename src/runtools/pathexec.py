@@ -17,10 +17,9 @@ from __future__ import annotations
 import _signal  # type: ignore[import-not-found]
 import errno
 import os
-import sys
 
-from supervise.errtext import describe
-from svc.out import Fatal, finish
+from cmdline import exits, out
+from cmdline.out import Fatal, unable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,22 +35,23 @@ _GO_ON = (errno.EACCES, errno.EPERM, errno.EISDIR)
 def main(prog: str, prepare: Callable[[list[str]], Plan], argv: list[str] | None) -> int:
     """Every tool's main: `prepare` makes the tool's one change to this process and says
     what to exec; a `Fatal` from either step becomes ``PROG: fatal: ...`` and its exit code."""
-    try:
-        plan = prepare(sys.argv[1:] if argv is None else argv)
+
+    def command(args: list[str]) -> int:
+        plan = prepare(args)
         if plan is None:
-            return 0
-        run(prog, *plan)
-    except Fatal as error:
-        return finish(prog, error)
-    return 111  # not reached: run() returns only by raising
+            return exits.OK
+        run(*plan)
+        return exits.TEMPORARY  # not reached: run() returns only by raising
+
+    return out.run(prog, command, argv)
 
 
-def run(prog: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+def run(argv: list[str], env: dict[str, str] | None = None) -> None:
     """Replace this process with `argv`; on failure raise ``PROG: fatal: unable to run X: why``."""
     for signum in (_signal.SIGPIPE, _signal.SIGXFSZ):
         _signal.signal(signum, _signal.SIG_DFL)
     error = _exec(argv, os.environ if env is None else env)
-    raise Fatal(111, f"unable to run {argv[0]}: {describe(error)}")
+    raise Fatal(exits.TEMPORARY, unable(f"run {argv[0]}", error))
 
 
 def _exec(argv: list[str], env: os._Environ[str] | dict[str, str]) -> int:

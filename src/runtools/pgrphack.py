@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+from cmdline.out import Usage
 from runtools import pathexec
-from svc.out import Usage
 
 PROG = "pgrphack"
 

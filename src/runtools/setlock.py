@@ -13,10 +13,10 @@ import fcntl
 import os
 import sys
 
+from cmdline import exits
+from cmdline.getopt import getopt
+from cmdline.out import Fatal, Usage, unable
 from runtools import pathexec
-from supervise.errtext import describe
-from svc.out import Fatal, Usage
-from svc.sgetopt import getopt
 
 PROG = "setlock"
 USAGE = "setlock: usage: setlock [ -nNxX ] file program [ arg ... ]"
@@ -27,17 +27,17 @@ def lock(path: str, wait: bool) -> int:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_APPEND | os.O_CREAT, 0o600)
     except OSError as error:
-        raise Fatal(111, f"unable to open {path}: {describe(error)}") from None
+        raise Fatal(exits.TEMPORARY, unable(f"open {path}", error)) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as error:
-        raise Fatal(111, f"unable to lock {path}: {describe(error)}") from None
+        raise Fatal(exits.TEMPORARY, unable(f"lock {path}", error)) from None
     os.set_inheritable(fd, True)
     return fd
 
 
 def prepare(args: list[str]) -> tuple[list[str], None] | None:
-    options, rest = getopt(PROG, args, "nNxX", "", USAGE)
+    options, rest = getopt(args, "nNxX", "", USAGE)
     wait, quiet = True, False
     for letter, _ in options:
         if letter in "nN":

@@ -12,10 +12,10 @@ import os
 import pwd
 import sys
 
+from cmdline import exits
+from cmdline.getopt import getopt
+from cmdline.out import Fatal, Usage, unable
 from runtools import account, pathexec
-from supervise.errtext import describe
-from svc.out import Fatal, Usage
-from svc.sgetopt import getopt
 
 PROG = "setuidgid"
 USAGE = "setuidgid: usage: setuidgid account child"  # daemontools' words; -s is ours
@@ -28,17 +28,17 @@ def drop(entry: pwd.struct_passwd, supplementary: bool) -> None:
         os.setgroups(gids)
         os.setgid(entry.pw_gid)
     except OSError as error:
-        raise Fatal(111, f"unable to setgid: {describe(error)}") from None
+        raise Fatal(exits.TEMPORARY, unable("setgid", error)) from None
     try:
         os.setuid(entry.pw_uid)
     except OSError as error:
-        raise Fatal(111, f"unable to setuid: {describe(error)}") from None
+        raise Fatal(exits.TEMPORARY, unable("setuid", error)) from None
     if os.getuid() != entry.pw_uid or os.geteuid() != entry.pw_uid or os.getegid() != entry.pw_gid:
-        raise Fatal(111, "unable to setuid: ids did not change")
+        raise Fatal(exits.TEMPORARY, "unable to setuid: ids did not change")
 
 
 def prepare(args: list[str]) -> tuple[list[str], None]:
-    options, rest = getopt(PROG, args, "s", "", USAGE)
+    options, rest = getopt(args, "s", "", USAGE)
     if len(rest) < 2:
         raise Usage(USAGE)
     drop(account.lookup(rest[0]), ("s", "") in options)

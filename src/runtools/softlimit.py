@@ -11,10 +11,11 @@ from __future__ import annotations
 import resource
 import sys
 
+from cmdline import exits
+from cmdline.getopt import getopt
+from cmdline.out import Fatal, Usage
 from runtools import pathexec
 from supervise.errtext import describe
-from svc.out import Fatal, Usage
-from svc.sgetopt import getopt
 
 PROG = "softlimit"
 USAGE = (
@@ -64,16 +65,16 @@ def apply(letter: str, value: str) -> None:
         try:
             _, hard = resource.getrlimit(which)
         except OSError as error:
-            raise Fatal(111, f"getrlimit failed: {describe(error)}") from None
+            raise Fatal(exits.TEMPORARY, f"getrlimit failed: {describe(error)}") from None
         try:
             resource.setrlimit(which, (soft_limit(value, hard), hard))
         except (OSError, ValueError) as error:
             why = describe(error) if isinstance(error, OSError) else "invalid argument"
-            raise Fatal(111, f"setrlimit failed: {why}") from None
+            raise Fatal(exits.TEMPORARY, f"setrlimit failed: {why}") from None
 
 
 def prepare(args: list[str]) -> tuple[list[str], None]:
-    options, rest = getopt(PROG, args, "", "acdflmoprst", USAGE)
+    options, rest = getopt(args, "", "acdflmoprst", USAGE)
     for letter, value in options:
         apply(letter, value)
     if not rest:

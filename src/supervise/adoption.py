@@ -21,7 +21,7 @@ import time
 
 import attrs
 
-from supervise import layout
+from supervise import layout, record
 
 #: Seconds between a process's start (fork) and the status stamp written after its exec.
 TOLERANCE = 2.0
@@ -88,19 +88,19 @@ def running_pid(directory: str) -> int | None:
         fd = os.open(os.path.join(directory, "supervise", "status"),
                      os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
-            record = os.read(fd, 64)
+            data = os.read(fd, 64)
         finally:
             os.close(fd)
-        seconds, nanoseconds, pid, _, _, _, state = layout.unpack_status(record)
-        if not pid or state not in (None, layout.STATE_RUN):
+        status = record.unpack(data)
+        pid = status.pid
+        if not pid or status.run_state not in (None, layout.STATE_RUN):
             return None
         own_session = not os.path.lexists(os.path.join(directory, "nosetsid"))
         with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as file:
             proc = ProcStat.parse(file.read())
     except (OSError, ValueError, IndexError):
         return None
-    stamp = seconds - layout.TAI64_EPOCH + nanoseconds / 1e9
-    return pid if is_same(proc, pid, stamp, boot_time(), own_session) else None
+    return pid if is_same(proc, pid, status.stamp.unix(), boot_time(), own_session) else None
 
 
 def recover_pipe(name: str) -> tuple[int, int] | None:

@@ -8,22 +8,23 @@ from __future__ import annotations
 
 import sys
 
-from supervise import say
+from cmdline import exits, out
 
+PROG = "supervise"
 USAGE = "supervise dir [dir ...]"
-EXIT_USAGE = 100
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the daemon on the directories named in `argv` (default: ``sys.argv[1:]``)."""
+    out.begin(PROG)
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] == "--":
         args = args[1:]
     elif args and args[0].startswith("-"):
         args = []  # supervise has no options: any is a usage error
     if not args:
-        sys.stderr.write(f"{say.PROG}: usage: {USAGE}\n")
-        return EXIT_USAGE
+        out.say(f"{PROG}: usage: {USAGE}")
+        return exits.USAGE
     import trio  # only the daemon pays for trio
 
     from supervise import process

@@ -11,22 +11,20 @@ from __future__ import annotations
 import os
 
 from supervise import machine
-from supervise.status import Want
-
-_PHASE_WORD = {machine.Phase.DOWN: "down", machine.Phase.RUN: "up", machine.Phase.FINISH: "finish"}
+from supervise.errtext import describe
+from supervise.record import LINE_WORDS, WANT_WORDS
 
 
 def service_line(path: str, state: machine.State, starts: int, now: float) -> str:
     """``PATH: up (pid 12) 30 seconds, 2 restarts, ready 29 seconds, want up``."""
-    words = _PHASE_WORD[state.phase]
+    words = LINE_WORDS[state.phase.value]
     if state.pid:
         words += f" (pid {state.pid})"
     words += f" {max(0, int(now - state.stamp))} seconds"
     words += f", {max(0, starts - 1)} restarts"
     if state.ready and state.ready_stamp is not None:
         words += f", ready {max(0, int(now - state.ready_stamp))} seconds"
-    want = {Want.UP: "up", Want.DOWN: "down", Want.ONCE: "once"}[state.want]
-    words += f", want {want}"
+    words += f", want {WANT_WORDS[state.want]}"
     for flag, text in ((state.paused, "paused"), (state.failed, "failed permanently"),
                        (state.exiting, "exiting")):
         if flag:
@@ -40,7 +38,7 @@ def descriptor_lines(known: dict[int, str]) -> list[str]:
     try:
         numbers = sorted(int(entry) for entry in os.listdir("/proc/self/fd"))
     except OSError as error:
-        return [f"descriptors: unable to list /proc/self/fd: {error.strerror}"]
+        return [f"descriptors: unable to list /proc/self/fd: {describe(error)}"]
     for fd in numbers:
         what = known.get(fd)
         if what is None:

@@ -2,9 +2,10 @@
 
 Pure, and it imports nothing: the clients (``svc``, ``svstat``, ``svok``) must
 start within a few milliseconds of a bare interpreter, and ``enum``, ``typing``
-and attrs each cost more than that (style.md, "A measured constraint").
-`supervise.status` builds its typed view (attrs classes, enums) on these
-functions, so every offset lives here and only here.
+and attrs each cost more than that (measured with ``python -X importtime``).
+The one record type, `supervise.record.Status` (and `Extra`), is read and
+written with these offsets; `supervise.status` adds the daemon's checks and
+enums (`supervise.kinds`).
 
 ``status`` (daemontools' 18 bytes, runit's 20):
 
@@ -57,12 +58,7 @@ EXITED = 4  # bytes 14-15 hold how ./run last ended
 NOTIFY = 8  # the service has a notification-fd (readiness will be reported)
 FINISHING = 16  # ./finish is running
 
-_NO_STAMP = bytes(12)
-
-#: (label seconds, nanoseconds, pid, paused, want byte, term sent, run state or None)
-StatusFields = tuple[int, int, int, bool, int, bool, "int | None"]
-#: (flags, ready stamp (seconds, nanoseconds) or None, exit code, exit signal)
-ExtraFields = tuple[int, "tuple[int, int] | None", int, int]
+NO_STAMP = bytes(12)  # in xstatus: never ready
 
 
 class StatusFormatError(ValueError):
@@ -77,54 +73,6 @@ def stamp_bytes(seconds: int, nanoseconds: int) -> bytes:
 def stamp_of(data: bytes) -> tuple[int, int]:
     """(seconds, nanoseconds) of the 12-byte label at the start of `data`."""
     return int.from_bytes(data[0:8], "big"), int.from_bytes(data[8:12], "big")
-
-
-def unpack_status(data: bytes) -> StatusFields:
-    """The fields of a status record, as daemontools' svstat reads them: only the length counts.
-
-    18 bytes or more; the last two fields are read only from 20 bytes or more
-    (``run state`` is None for daemontools' 18 bytes). Values are not checked:
-    a reader that needs them valid (`supervise.status.unpack`) checks them.
-    """
-    if len(data) < DAEMONTOOLS_SIZE:
-        raise StatusFormatError(
-            f"status record needs at least {DAEMONTOOLS_SIZE} bytes, got {len(data)}"
-        )
-    seconds, nanoseconds = stamp_of(data)
-    pid = int.from_bytes(data[12:16], "little")
-    if len(data) < RUNIT_SIZE:
-        return seconds, nanoseconds, pid, bool(data[16]), data[17], False, None
-    return seconds, nanoseconds, pid, bool(data[16]), data[17], bool(data[18]), data[19]
-
-
-def pack_status(fields: StatusFields) -> bytes:
-    """The record for `fields`: 20 bytes, or 18 when the run state is None."""
-    seconds, nanoseconds, pid, paused, want, term_sent, run_state = fields
-    head = stamp_bytes(seconds, nanoseconds) + pid.to_bytes(4, "little")
-    head += bytes((int(paused), want))
-    if run_state is None:
-        return head
-    return head + bytes((int(term_sent), run_state))
-
-
-def unpack_extra(data: bytes) -> ExtraFields:
-    """The fields of an xstatus record; a short record or another version is an error."""
-    if len(data) < EXTRA_SIZE:
-        raise StatusFormatError(f"extra record needs {EXTRA_SIZE} bytes, got {len(data)}")
-    if data[0] != EXTRA_VERSION:
-        raise StatusFormatError(
-            f"byte 0 of extra record is version {data[0]}, not {EXTRA_VERSION}"
-        )
-    ready = None if data[1:13] == _NO_STAMP else stamp_of(data[1:13])
-    return data[13], ready, data[14], data[15]
-
-
-def pack_extra(fields: ExtraFields, status_record: bytes) -> bytes:
-    """The xstatus record for `fields`, tied to the status record written with it."""
-    flags, ready, exit_code, exit_signal = fields
-    stamp = _NO_STAMP if ready is None else stamp_bytes(*ready)
-    tail = bytes((flags, exit_code & 0xFF, exit_signal & 0xFF))
-    return bytes((EXTRA_VERSION,)) + stamp + tail + status_record[:16]
 
 
 def extra_matches(extra_record: bytes, status_record: bytes) -> bool:

@@ -674,7 +674,7 @@ def stat_of(state: State) -> bytes:
     runit shows ``paused`` even while down, where the status byte (daemontools)
     does not, and says ``want exit`` after ``x``.
     """
-    return stat_text(attrs.evolve(status_of(state), paused=state.paused), state.exiting)
+    return stat_text(status_of(state).replace(paused=state.paused), state.exiting)
 
 
 def extra_of(state: State) -> Extra:

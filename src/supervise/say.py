@@ -1,18 +1,18 @@
-"""The daemon's one-line messages on stderr, in daemontools' shape.
+"""The daemons' one-line messages on stderr: `cmdline.out` lines, escaped, each fault once.
 
-``supervise: warning: unable to start DIR/run: file does not exist``. A fault
-that repeats (a retry that fails the same way) is said once: `Faults` remembers
-the last text per kind and stays quiet until it changes or clears.
+``supervise: warning: unable to start DIR/run: file does not exist``, under the
+daemon's own name (``supervise`` or ``svscan``, set by its command line through
+`cmdline.out.begin`). What the daemon adds to the layer: control characters in
+a text are escaped (a name cannot forge a line of its own), and `Faults`
+remembers the last text per kind, so a fault that repeats (a retry that fails
+the same way) is said once, until it changes or clears.
 """
 
 from __future__ import annotations
 
-import sys
-
 import attrs
 
-PROG = "supervise"
-
+from cmdline import out
 
 #: Control characters (a newline in a directory name, say) shown as ``\\xNN``: one fault,
 #: one line, and a name cannot forge a line of its own.
@@ -20,9 +20,8 @@ _ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)}
 
 
 def line(kind: str, text: str) -> None:
-    """Write ``supervise: KIND: TEXT`` to stderr, in one write."""
-    sys.stderr.write(f"{PROG}: {kind}: {text.translate(_ESCAPES)}\n")
-    sys.stderr.flush()
+    """Write ``PROG: KIND: TEXT`` to stderr, in one write."""
+    out.line(kind, text.translate(_ESCAPES))
 
 
 def warning(text: str) -> None:

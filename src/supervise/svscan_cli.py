@@ -11,16 +11,16 @@ from __future__ import annotations
 import os
 import sys
 
+from cmdline import exits, out
 from supervise import say
 
+PROG = "svscan"
 USAGE = "svscan [-s] [dir]"
-EXIT_USAGE = 100
-EXIT_TEMPORARY = 111
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse `argv` (default: ``sys.argv[1:]``) and run the daemon in the foreground."""
-    say.PROG = "svscan"
+    out.begin(PROG)
     args = sys.argv[1:] if argv is None else argv
     options = []
     while args and args[0].startswith("-") and args[0] != "-":
@@ -50,13 +50,13 @@ def _run(root: str, subreaper: bool, reexec_argv: list[str]) -> int:
     try:
         os.chdir(root)
     except OSError as error:
-        say.fatal(f"unable to chdir to {root}: {error.strerror}")
-        return EXIT_TEMPORARY
+        say.fatal(out.unable(f"chdir to {root}", error))
+        return exits.TEMPORARY
     if subreaper:
         try:
             process.become_subreaper()
         except OSError as error:
-            say.warning(f"unable to become a subreaper: {error.strerror}")
+            say.warning(out.unable("become a subreaper", error))
     process.raise_descriptor_limit()
     handed = None
     if payload is not None:
@@ -76,8 +76,8 @@ def _handover_command(args: list[str]) -> list[str]:
 
 
 def _usage(why: str) -> int:
-    sys.stderr.write(f"{say.PROG}: usage: {USAGE} ({why})\n")
-    return EXIT_USAGE
+    out.say(f"{PROG}: usage: {USAGE} ({why})")
+    return exits.USAGE
 
 
 if __name__ == "__main__":

@@ -1,16 +1,15 @@
 """TAI64N labels, the timestamps of daemontools' and runit's status files.
 
-Pure: no I/O, no trio. daemontools and runit label a Unix time `t` as
-``2**62 + 10 + t`` seconds (they ignore leap seconds; s6 adds them, see
-protocol.md section 0.8), and write nanoseconds as ``usec * 1000 + 500``.
-The bytes themselves are `supervise.layout`'s, which the clients read directly.
+Pure and import-free: no I/O, no trio, no attrs (the clients read stamps too).
+daemontools and runit label a Unix time `t` as ``2**62 + 10 + t`` seconds (they
+ignore leap seconds, which s6 (skalibs) adds), and write
+nanoseconds as ``usec * 1000 + 500``. The byte helpers are `supervise.layout`'s.
 """
 
 from __future__ import annotations
 
-import attrs
-
 from supervise.layout import TAI64_EPOCH, label_hex, stamp_bytes, stamp_of
+from supervise.value import Value
 
 __all__ = ["SIZE", "TAI64_EPOCH", "Tai64n", "TaiFormatError"]
 
@@ -21,18 +20,41 @@ class TaiFormatError(ValueError):
     """The bytes are not a TAI64N label."""
 
 
-@attrs.frozen(order=True)
-class Tai64n:
-    """A TAI64N label: seconds label and nanoseconds, exactly as stored."""
+class Tai64n(Value):
+    """A TAI64N label: seconds label and nanoseconds, exactly as stored; ordered by time."""
 
+    __slots__ = ("seconds", "nanoseconds")
     seconds: int
-    nanoseconds: int = 0
+    nanoseconds: int
 
-    def __attrs_post_init__(self) -> None:
-        if not 0 <= self.seconds < 2**64:
-            raise TaiFormatError(f"TAI64 seconds label out of range: {self.seconds}")
-        if not 0 <= self.nanoseconds < 10**9:
-            raise TaiFormatError(f"TAI64N nanoseconds out of range: {self.nanoseconds}")
+    def __init__(self, seconds: int, nanoseconds: int = 0) -> None:
+        if not 0 <= seconds < 2**64:
+            raise TaiFormatError(f"TAI64 seconds label out of range: {seconds}")
+        if not 0 <= nanoseconds < 10**9:
+            raise TaiFormatError(f"TAI64N nanoseconds out of range: {nanoseconds}")
+        self._set(seconds=seconds, nanoseconds=nanoseconds)
+
+    @classmethod
+    def unchecked(cls, seconds: int, nanoseconds: int) -> Tai64n:
+        """The label as read, values not checked: daemontools' svstat does not check them either.
+
+        (`supervise.status.unpack`, the daemon's reader, checks them.)
+        """
+        label = object.__new__(cls)
+        label._set(seconds=seconds, nanoseconds=nanoseconds)
+        return label
+
+    def __lt__(self, other: Tai64n) -> bool:
+        return self._values() < other._values()
+
+    def __le__(self, other: Tai64n) -> bool:
+        return self._values() <= other._values()
+
+    def __gt__(self, other: Tai64n) -> bool:
+        return self._values() > other._values()
+
+    def __ge__(self, other: Tai64n) -> bool:
+        return self._values() >= other._values()
 
     @classmethod
     def from_unix(cls, when: float) -> Tai64n:

@@ -26,10 +26,11 @@ import os
 import sys
 import time
 
-from supervise.errtext import describe
-from svc import svc, view
-from svc.cwd import Origin
-from svc.out import Fatal, Usage, finish, say, warn
+from cmdline import exits, out
+from cmdline.cwd import Origin
+from cmdline.out import Fatal, Usage, say, unable, warn
+from svc import view
+from svc.send import send
 from svc.view import View
 from svc.wait import reached, state, until
 
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 SENDER = "qmail-send"
 LOCK = ".qm-lock"
 PROGRESS_EVERY = 5.0  # seconds between "still waiting" lines
-DEADLINE_HIT = 1
+DEADLINE_HIT = 1  # exit code: the deadline passed before everything got there
 
 
 class Options:
@@ -102,7 +103,7 @@ def services(svdir: str) -> tuple[list[str], list[str], list[str]]:
     try:
         names = sorted(name for name in os.listdir(svdir) if name.startswith("qmail-"))
     except OSError as error:
-        raise Fatal(111, f"unable to read {svdir}: {describe(error)}") from None
+        raise Fatal(exits.TEMPORARY, unable(f"read {svdir}", error)) from None
     paths = [path for path in (os.path.join(svdir, name) for name in names) if os.path.isdir(path)]
     sender = [path for path in paths if os.path.basename(path) == SENDER]
     intake = [path for path in paths if os.path.basename(path) != SENDER]
@@ -118,18 +119,19 @@ def take_lock(prog: str, options: Options, deadline: float | None) -> int | None
     (root only)."""
     if options.skiplock:
         if os.geteuid() != 0:
-            raise Fatal(100, "--skiplock ignores the administration lock: only root may use it")
+            raise Fatal(exits.PERMANENT,
+                        "--skiplock ignores the administration lock: only root may use it")
         return None
     path = os.path.join(options.svdir, LOCK)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
     except OSError as error:
-        raise Fatal(111, f"unable to open {path}: {describe(error)}") from None
+        raise Fatal(exits.TEMPORARY, unable(f"open {path}", error)) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as error:
         if error.errno not in (errno.EAGAIN, errno.EWOULDBLOCK):
-            raise Fatal(111, f"unable to lock {path}: {describe(error)}") from None
+            raise Fatal(exits.TEMPORARY, unable(f"lock {path}", error)) from None
         say(f"{prog}: waiting for {path}: another qm-stop or qm-start is running")
         _wait_for_lock(fd, path, deadline)
     return fd
@@ -179,13 +181,13 @@ def plan(prog: str, options: Options) -> Iterator[Step]:
 def run_step(prog: str, step: Step, deadline: float | None, origin: Origin, verbose: bool) -> int:
     """Send the step's letters, wait for its goal; at the deadline kill what is left (stop)."""
     for directory in step.directories:
-        sent = svc.send(directory, step.letters)
+        sent = send(directory, step.letters)
         origin.back()
         if verbose and sent:
             say(f"{prog}: {step.what}: sent {step.letters.decode()} to {directory}")
 
     def settled(directory: str, v: View) -> bool:
-        """Reached, or nothing to wait for: no supervisor (svc.send said so already)."""
+        """Reached, or nothing to wait for: no supervisor (send said so already)."""
         return reached(step.goal, v, None) or (bool(v.error) and v.fault == view.NOT_RUNNING)
 
     def progress(pending: list[str]) -> None:
@@ -193,20 +195,20 @@ def run_step(prog: str, step: Step, deadline: float | None, origin: Origin, verb
             say(f"{prog}: still waiting for {directory}: {state(directory, origin)}")
 
     left = until(step.directories, settled, deadline, origin, progress, PROGRESS_EVERY)
-    return _deadline(prog, step, left, origin) if left else 0
+    return _deadline(prog, step, left, origin) if left else exits.OK
 
 
 def _deadline(prog: str, step: Step, pending: list[str], origin: Origin) -> int:
     for directory in pending:
         now_state = state(directory, origin)
         if step.letters == b"d":
-            svc.send(directory, b"k")
+            send(directory, b"k")
             origin.back()
-            warn(prog, f"deadline: killed {directory} ({now_state})")
+            warn(f"deadline: killed {directory} ({now_state})")
         else:
-            warn(prog, f"deadline: {directory} is not up: {now_state}")
+            warn(f"deadline: {directory} is not up: {now_state}")
     if step.letters == b"d":
-        warn(prog, "a delivery killed in progress is made again at the next start:"
+        warn("a delivery killed in progress is made again at the next start:"
                    " qmail's queue loses nothing")
     return DEADLINE_HIT
 
@@ -215,39 +217,40 @@ def _rest_without_waiting(prog: str, steps: list[Step], origin: Origin) -> None:
     """After a deadline: the later steps still get their letters, but nobody waits for them."""
     for step in steps:
         for directory in step.directories:
-            if svc.send(directory, step.letters):
-                warn(prog, f"deadline: sent {step.letters.decode()} to {directory} without waiting")
+            if send(directory, step.letters):
+                warn(f"deadline: sent {step.letters.decode()} to {directory} without waiting")
             origin.back()
 
 
-def main_for(prog: str, argv: list[str]) -> int:
+def main_for(prog: str, argv: list[str] | None) -> int:
+    return out.run(prog, lambda args: _command(prog, args), argv)
+
+
+def _command(prog: str, argv: list[str]) -> int:
+    options = parse(prog, argv)
+    origin = Origin()
+    deadline = None if options.timeout is None else time.monotonic() + options.timeout
+    lock = take_lock(prog, options, deadline)
     try:
-        options = parse(prog, argv)
-        origin = Origin()
-        deadline = None if options.timeout is None else time.monotonic() + options.timeout
-        lock = take_lock(prog, options, deadline)
-        try:
-            steps = list(plan(prog, options))
-            for index, step in enumerate(steps):
-                if run_step(prog, step, deadline, origin, options.verbose):
-                    _rest_without_waiting(prog, steps[index + 1:], origin)
-                    return DEADLINE_HIT
-                if options.verbose and step.directories:
-                    say(f"{prog}: {step.what}: done")
-        finally:
-            if lock is not None:
-                os.close(lock)
-        return 0
-    except Fatal as error:
-        return finish(prog, error)
+        steps = list(plan(prog, options))
+        for index, step in enumerate(steps):
+            if run_step(prog, step, deadline, origin, options.verbose):
+                _rest_without_waiting(prog, steps[index + 1:], origin)
+                return DEADLINE_HIT
+            if options.verbose and step.directories:
+                say(f"{prog}: {step.what}: done")
+    finally:
+        if lock is not None:
+            os.close(lock)
+    return exits.OK
 
 
 def stop(argv: list[str] | None = None) -> int:
-    return main_for("qm-stop", sys.argv[1:] if argv is None else argv)
+    return main_for("qm-stop", argv)
 
 
 def start(argv: list[str] | None = None) -> int:
-    return main_for("qm-start", sys.argv[1:] if argv is None else argv)
+    return main_for("qm-start", argv)
 
 
 if __name__ == "__main__":

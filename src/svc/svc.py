@@ -17,17 +17,18 @@ or failed permanently). Nothing is ever killed on a timeout.
 
 from __future__ import annotations
 
-import errno
-import os
 import sys
+import time
 
-from supervise.errtext import describe
-from svc.cwd import Origin
-from svc.out import Fatal, Usage, finish, warn
-from svc.sgetopt import getopt
+from cmdline import exits, out
+from cmdline.cwd import Origin
+from cmdline.getopt import getopt
+from cmdline.out import Usage
+from supervise.alphabet import SVC_LETTERS
+from svc.send import send
 
 PROG = "svc"
-LETTERS = "udopchaitkxq12y"
+LETTERS = SVC_LETTERS  # the control alphabet's letters, but encore's w (-w waits)
 MAX_LETTERS = 20  # daemontools' buffer
 WAITS = "uUdDrR"
 DAEMONTOOLS_OPTIONS = (
@@ -39,6 +40,8 @@ MORE_OPTIONS = (
     " -wu|-wU|-wd|-wD|-wr|-wR wait for up|ready|down|finished|restarted|restarted and ready;"
     " -T ms deadline"
 )
+#: -w: some directory could not be controlled at all (its wait found nothing amiss)
+UNCONTROLLED = 1
 
 
 class Options:
@@ -55,10 +58,10 @@ USAGE = f"{DAEMONTOOLS_OPTIONS}\n{MORE_OPTIONS}"
 
 
 def parse(argv: list[str]) -> Options:
-    """getopt(3) as djb's sgetopt (`svc.sgetopt`), then daemontools' letter rules."""
+    """getopt(3) as djb's sgetopt (`cmdline.getopt`), then daemontools' letter rules."""
     options = Options()
     letters = ""
-    pairs, options.directories = getopt(PROG, argv, LETTERS, "wT", USAGE)
+    pairs, options.directories = getopt(argv, LETTERS, "wT", USAGE)
     for letter, value in pairs:
         if letter in "wT":
             _set(options, letter, value)
@@ -79,55 +82,29 @@ def _set(options: Options, letter: str, value: str) -> None:
         options.deadline_ms = int(value)
 
 
-def send(directory: str, data: bytes) -> bool:
-    """svc.c for one directory (cwd already saved): True if the bytes were written."""
-    try:
-        os.chdir(directory)
-    except OSError as error:
-        warn(PROG, f"unable to chdir to {directory}: {describe(error)}")
-        return False
-    try:
-        fd = os.open("supervise/control", os.O_WRONLY | os.O_NONBLOCK)
-    except OSError as error:
-        why = "supervise not running" if error.errno == errno.ENXIO else describe(error)
-        warn(PROG, f"unable to control {directory}: {why}")
-        return False
-    try:
-        os.set_blocking(fd, True)
-        if data:
-            written = os.write(fd, data)
-            if written != len(data):
-                raise OSError(errno.EAGAIN, "short write")
-        return True
-    except OSError as error:
-        warn(PROG, f"error writing commands to {directory}: {describe(error)}")
-        return False
-    finally:
-        os.close(fd)
+def command(args: list[str]) -> int:
+    options = parse(args)
+    origin = Origin()
+    before = {}
+    if options.wait:
+        from svc import wait  # only a waiting svc pays for it
+
+        before = wait.snapshot(options.directories, origin)
+    reached: list[str] = []
+    for directory in options.directories:
+        if send(directory, options.data):
+            reached.append(directory)
+        origin.back()
+    if not options.wait:
+        return exits.OK  # daemontools: "unable to control" is a warning, not a failure
+    failed = len(reached) < len(options.directories)
+    deadline = time.monotonic() + options.deadline_ms / 1000 if options.deadline_ms else None
+    code = wait.wait(reached, options.wait, deadline, options.data, before, origin)
+    return code or (UNCONTROLLED if failed else exits.OK)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    try:
-        options = parse(args)
-        origin = Origin()
-        before = {}
-        if options.wait:
-            from svc import wait
-
-            before = wait.snapshot(options.directories, origin)
-        reached: list[str] = []
-        for directory in options.directories:
-            if send(directory, options.data):
-                reached.append(directory)
-            origin.back()
-        if not options.wait:
-            return 0
-        failed = len(reached) < len(options.directories)
-        code = wait.wait(reached, options, before, origin)
-        return code or (1 if failed else 0)
-    except Fatal as error:
-        return finish(PROG, error)
+    return out.run(PROG, command, argv)
 
 
 if __name__ == "__main__":

@@ -11,11 +11,12 @@ import errno
 import os
 import sys
 
-from supervise.errtext import describe
-from svc.cwd import Origin
-from svc.out import Fatal, Usage, finish
+from cmdline import exits, out
+from cmdline.cwd import Origin
+from cmdline.out import Fatal, Usage, unable
 
 PROG = "svok"
+NOT_RUNNING = exits.PERMANENT  # daemontools' svok: 100 when no supervisor listens
 
 
 def check(directory: str) -> int:
@@ -23,29 +24,29 @@ def check(directory: str) -> int:
     try:
         os.chdir(directory)
     except OSError as error:
-        raise Fatal(111, f"unable to chdir to {directory}: {describe(error)}") from None
+        raise Fatal(exits.TEMPORARY, unable(f"chdir to {directory}", error)) from None
     try:
         fd = os.open("supervise/ok", os.O_WRONLY | os.O_NONBLOCK)
     except OSError as error:
         if error.errno in (errno.ENOENT, errno.ENXIO):
-            return 100
-        raise Fatal(111, f"unable to open {directory}/supervise/ok: {describe(error)}") from None
+            return NOT_RUNNING
+        raise Fatal(exits.TEMPORARY, unable(f"open {directory}/supervise/ok", error)) from None
     os.close(fd)
-    return 0
+    return exits.OK
+
+
+def command(args: list[str]) -> int:
+    if not args:
+        raise Usage("svok: usage: svok dir")
+    origin = Origin()
+    try:
+        return check(args[0])
+    finally:
+        origin.back()
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    try:
-        if not args:
-            raise Usage("svok: usage: svok dir")
-        origin = Origin()
-        try:
-            return check(args[0])
-        finally:
-            origin.back()
-    except Fatal as error:
-        return finish(PROG, error)
+    return out.run(PROG, command, argv)
 
 
 if __name__ == "__main__":

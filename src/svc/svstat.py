@@ -19,85 +19,42 @@ from __future__ import annotations
 import sys
 import time
 
+from cmdline import exits, out
+from cmdline.cwd import Origin
+from cmdline.out import Usage, warn
 from supervise import layout
+from supervise.record import STATE_WORDS, WANT_WORDS
 from svc import view
-from svc.cwd import Origin
-from svc.out import Fatal, Usage, finish, warn
 from svc.view import View
+from svc.words import classic, extras, signal_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # not at run time: collections.abc costs start-up time
     from collections.abc import Callable
 
+    from supervise.tai import Tai64n
+
 PROG = "svstat"
 USAGE = "svstat: usage: svstat [ -o field,field... | --json ] dir [dir ...]"
+#: -o and --json: some supervisor is not running (an unreadable directory is exits.TEMPORARY)
+NOT_RUNNING = 1
 
 Value = bool | int | str | None
-
-
-def classic(v: View, now: float) -> str:
-    """daemontools' text after ``DIR: `` (svstat.c's order of suffixes)."""
-    if v.error:
-        return v.error
-    assert v.fields is not None
-    seconds, _, pid, paused, want, _, _ = v.fields
-    age = layout.seconds_since(seconds, now)
-    text = f"up (pid {pid}) {age} seconds" if pid else f"down {age} seconds"
-    if pid and not v.normally_up:
-        text += ", normally down"
-    if not pid and v.normally_up:
-        text += ", normally up"
-    if pid and paused:
-        text += ", paused"
-    if not pid and want == layout.WANT_UP:
-        text += ", want up"
-    if pid and want == layout.WANT_DOWN:
-        text += ", want down"
-    return text
-
-
-def extras(v: View, now: float) -> str:
-    """What daemontools cannot say, from our xstatus; empty when none of it applies."""
-    if v.extra is None:
-        return ""
-    text = ""
-    stamp = v.ready_stamp
-    if stamp is not None and v.flags & layout.NOTIFY:
-        text += f", ready {layout.seconds_since(stamp[0], now)} seconds"
-    if v.finishing:
-        text += ", running finish"
-    if v.failed_permanently:
-        text += ", failed permanently"
-    ended = v.last_exit
-    if ended is not None:
-        code, signum = ended
-        text += f", killed by {signal_name(signum)}" if signum else f", exited {code}"
-    return text
-
-
-def signal_name(signum: int) -> str:
-    """``SIGTERM`` for 15. Imports `signal` (and with it enum) only when a name is needed."""
-    import signal
-
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"SIG{signum}"
 
 
 # --- fields for -o and --json (s6-svstat's names; ours after them) -----------------
 
 
-def _label(stamp: tuple[int, int] | None) -> str | None:
-    return None if stamp is None else "@" + layout.label_hex(*stamp)
+def _label(stamp: Tai64n | None) -> str | None:
+    return None if stamp is None else "@" + stamp.hex()
 
 
-def _since(stamp: tuple[int, int] | None, now: float) -> int | None:
-    return None if stamp is None else layout.seconds_since(stamp[0], now)
+def _since(stamp: Tai64n | None, now: float) -> int | None:
+    return None if stamp is None else layout.seconds_since(stamp.seconds, now)
 
 
-def _updown(v: View) -> tuple[int, int] | None:
-    return None if v.fields is None else (v.fields[0], v.fields[1])
+def _updown(v: View) -> Tai64n | None:
+    return None if v.status is None else v.status.stamp
 
 
 def _exit_code(v: View) -> int | None:
@@ -115,16 +72,13 @@ def _signal(v: View) -> str | None:
     return None if signum is None else signal_name(signum)
 
 
-_WANTS = {layout.WANT_UP: "up", layout.WANT_DOWN: "down", layout.WANT_ONCE: "once"}
-_STATES = {layout.STATE_DOWN: "down", layout.STATE_RUN: "run", layout.STATE_FINISH: "finish"}
-
 #: name -> (value of a View at a time, what -o prints for None as s6-svstat does)
 FIELDS: dict[str, tuple[Callable[[View, float], Value], str]] = {
     "up": (lambda v, now: v.up, "false"),
     "wantedup": (lambda v, now: v.want == layout.WANT_UP, "false"),
     "normallyup": (lambda v, now: v.normally_up, "false"),
     "ready": (lambda v, now: v.ready, "false"),
-    "paused": (lambda v, now: bool(v.pid and v.fields and v.fields[3]), "false"),
+    "paused": (lambda v, now: bool(v.pid and v.status and v.status.paused), "false"),
     "pid": (lambda v, now: v.pid if v.up else None, "-1"),
     "exitcode": (lambda v, now: _exit_code(v), "-1"),
     "signal": (lambda v, now: _signal(v), "NA"),
@@ -134,11 +88,11 @@ FIELDS: dict[str, tuple[Callable[[View, float], Value], str]] = {
     "updownfor": (lambda v, now: _since(_updown(v), now), "-1"),
     "readyfor": (lambda v, now: _since(v.ready_stamp, now), "-1"),
     # ours: what only runit's or our records say
-    "want": (lambda v, now: _WANTS.get(v.want), "NA"),
-    "state": (lambda v, now: _STATES.get(v.state), "NA"),
+    "want": (lambda v, now: WANT_WORDS.get(v.want), "NA"),
+    "state": (lambda v, now: STATE_WORDS.get(v.state), "NA"),
     "finishing": (lambda v, now: v.finishing, "false"),
     "failed": (lambda v, now: v.failed_permanently, "false"),
-    "gotterm": (lambda v, now: bool(v.fields and v.fields[5]), "false"),
+    "gotterm": (lambda v, now: bool(v.status and v.status.term_sent), "false"),
 }
 
 
@@ -197,20 +151,19 @@ def parse(argv: list[str]) -> tuple[str, list[str], list[str]]:
     return mode, names, args
 
 
+def command(args: list[str]) -> int:
+    mode, names, directories = parse(args)
+    return _run(mode, names, directories)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    try:
-        mode, names, directories = parse(args)
-        return _run(mode, names, directories)
-    except Fatal as error:
-        sys.stdout.flush()
-        return finish(PROG, error)
+    return out.run(PROG, command, argv)
 
 
 def _run(mode: str, names: list[str], directories: list[str]) -> int:
     origin = Origin()
     lines: list[str] = []
-    worst = 0
+    worst = exits.OK
     try:
         for directory in directories:
             v = view.read(directory)
@@ -220,11 +173,12 @@ def _run(mode: str, names: list[str], directories: list[str]) -> int:
                 lines.append(f"{directory}: {classic(v, now)}{extras(v, now)}\n")
                 continue
             if v.error:
-                worst = max(worst, 1 if v.fault == view.NOT_RUNNING else 111)
+                fault = NOT_RUNNING if v.fault == view.NOT_RUNNING else exits.TEMPORARY
+                worst = max(worst, fault)
             if mode == "json":
                 lines.append(_json_line(directory, v, now) + "\n")
             elif v.error:
-                warn(PROG, f"unable to read status for {directory}: {v.error}")
+                warn(f"unable to read status for {directory}: {v.error}")
             else:
                 lines.append(_fields_line(v, names, now) + "\n")
     finally:

@@ -15,8 +15,13 @@ import errno
 import os
 import time
 
-from supervise import layout
+from supervise import layout, record
 from supervise.errtext import describe
+from supervise.record import Extra, Status
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from supervise.tai import Tai64n
 
 # Why a directory could not be read (`View.fault`).
 NOT_RUNNING = "not running"  # no supervisor holds supervise/ok (or there is no supervise/)
@@ -24,39 +29,34 @@ UNREADABLE = "unreadable"  # anything else: chdir, down, ok, status
 
 
 class View:
-    """One directory at one moment: its status fields, or `error` (a text, as svstat prints
+    """One directory at one moment: its status record, or `error` (a text, as svstat prints
     it), or both when the supervisor is gone but its last status is still there."""
 
-    __slots__ = ("error", "extra", "fault", "fields", "normally_up", "record", "torn")
+    __slots__ = ("error", "extra", "fault", "normally_up", "record", "status", "torn")
 
     def __init__(self) -> None:
         self.error = ""
         self.fault = ""
         self.normally_up = True
-        self.record = b""
-        self.fields: layout.StatusFields | None = None
-        self.extra: layout.ExtraFields | None = None
+        self.record = b""  # the bytes of supervise/status, to tie xstatus to
+        self.status: Status | None = None
+        self.extra: Extra | None = None
         self.torn = False  # xstatus was newer than status on every try: readiness unknown
 
     def failed(self, fault: str, error: str) -> View:
         self.fault, self.error = fault, error
         return self
 
-    # --- what the fields mean, for every supervisor's record ----------------
+    # --- what the record means, for every supervisor's record ----------------
 
     @property
     def pid(self) -> int:
-        return self.fields[2] if self.fields else 0
+        return self.status.pid if self.status else 0
 
     @property
     def state(self) -> int:
         """runit's byte 19; for daemontools' 18 bytes, run if there is a pid."""
-        if self.fields is None:
-            return layout.STATE_DOWN
-        state = self.fields[6]
-        if state is None:
-            return layout.STATE_RUN if self.pid else layout.STATE_DOWN
-        return state
+        return self.status.state if self.status else layout.STATE_DOWN
 
     @property
     def up(self) -> bool:
@@ -65,11 +65,11 @@ class View:
 
     @property
     def want(self) -> int:
-        return self.fields[4] if self.fields else layout.WANT_UP
+        return self.status.want if self.status else layout.WANT_UP
 
     @property
     def flags(self) -> int:
-        return self.extra[0] if self.extra else 0
+        return self.extra.flags if self.extra else 0
 
     @property
     def ready(self) -> bool:
@@ -81,13 +81,14 @@ class View:
         return not self.flags & layout.NOTIFY or bool(self.flags & layout.READY)
 
     @property
-    def ready_stamp(self) -> tuple[int, int] | None:
+    def ready_stamp(self) -> Tai64n | None:
         """When it became ready: the readiness stamp, or the up stamp when up means ready."""
-        if not self.ready or self.fields is None:
+        if not self.ready or self.status is None:
             return None
-        if self.extra is not None and self.flags & layout.NOTIFY and self.extra[1]:
-            return self.extra[1]
-        return self.fields[0], self.fields[1]
+        stamp = self.extra.ready_stamp if self.extra is not None else None
+        if stamp is not None and self.flags & layout.NOTIFY:
+            return stamp
+        return self.status.stamp
 
     @property
     def failed_permanently(self) -> bool:
@@ -102,17 +103,17 @@ class View:
         """(exit code, signal) of the run that ended, while down; None if unknown."""
         if self.extra is None or self.pid or not self.flags & layout.EXITED:
             return None
-        return self.extra[2], self.extra[3]
+        return self.extra.exit_code, self.extra.exit_signal
 
     def identity(self) -> tuple[int, int, int]:
         """What changes each time ./run starts or stops: (stamp seconds, nanoseconds, pid)."""
-        if self.fields is None:
+        if self.status is None:
             return (0, 0, 0)
-        return self.fields[0], self.fields[1], self.fields[2]
+        return self.status.stamp.seconds, self.status.stamp.nanoseconds, self.status.pid
 
 
 def read(directory: str) -> View:
-    """Read `directory` (a path as given). The caller restores the cwd (`svc.cwd.Origin`).
+    """Read `directory` (a path as given). The caller restores the cwd (`cmdline.cwd.Origin`).
 
     With no supervisor listening the view carries svstat's error, and also the
     last status written when there is one: a supervisor that wrote "down" and
@@ -140,14 +141,14 @@ def read(directory: str) -> View:
 
 
 def _read_status(view: View) -> str | None:
-    """Fill `view.record` and `view.fields` from supervise/status; else svstat's error text."""
+    """Fill `view.record` and `view.status` from supervise/status; else svstat's error text."""
     try:
         fd = os.open("supervise/status", os.O_RDONLY | os.O_CLOEXEC)
     except OSError as error:
         return f"unable to open supervise/status: {describe(error)}"
     try:
         view.record = os.read(fd, 64)
-        view.fields = layout.unpack_status(view.record)
+        view.status = record.unpack(view.record)
     except OSError as error:
         return f"unable to read supervise/status: {describe(error)}"
     except layout.StatusFormatError:
@@ -195,7 +196,7 @@ def _read_extra(view: View) -> None:
             return
     if data is not None and layout.extra_matches(data, view.record):
         try:
-            view.extra = layout.unpack_extra(data)
+            view.extra = record.unpack_extra(data)
         except layout.StatusFormatError:
             pass
 

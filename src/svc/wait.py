@@ -1,4 +1,7 @@
-"""svc -w: wait until each directory's service is up, ready, down, finished or restarted.
+"""Waiting until each directory's service is up, ready, down, finished or restarted.
+
+The library of ``svc -w`` (`wait`) and of ``qm-stop``/``qm-start`` (`until`,
+`reached`, `state`); it imports no program module.
 
 The state is read from the status files (our own, runit's 20 bytes, or
 daemontools' 18), so the wait works against any of these supervisors. Between
@@ -10,18 +13,14 @@ from __future__ import annotations
 
 import time
 
-from svc import view, watch
-from svc.cwd import Origin
-from svc.out import warn
+from cmdline.cwd import Origin
+from cmdline.out import warn
+from svc import view, watch, words
 from svc.view import View
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from svc.svc import Options
-
-PROG = "svc"
 
 #: -w letter -> what it waits for, as the messages say it
 GOALS = {
@@ -33,13 +32,14 @@ GOALS = {
     "R": "restarted and ready",
 }
 
+#: Exit codes of a wait (0: every directory got there).
 TIMED_OUT = 99  # s6-svlisten1's code for a deadline
 CANNOT = 1  # no supervisor, or the service failed permanently
 
 
 def reached(goal: str, v: View, before: View | None) -> bool:
     """Whether `v` is what `goal` waits for; `before` is the directory before the command."""
-    if v.error and not (goal in "dD" and v.fault == view.NOT_RUNNING and v.fields):
+    if v.error and not (goal in "dD" and v.fault == view.NOT_RUNNING and v.status):
         return False  # a supervisor that wrote its last status and exited still counts for down
     if goal == "u":
         return v.up
@@ -107,11 +107,7 @@ def until(
 
 def state(directory: str, origin: Origin) -> str:
     """The directory's state as svstat words it (``down 3 seconds, normally up``)."""
-    from svc.svstat import classic, extras
-
-    v = _read(directory, origin)
-    now = time.time()
-    return classic(v, now) + extras(v, now)
+    return words.line(_read(directory, origin), time.time())
 
 
 def _read(directory: str, origin: Origin) -> View:
@@ -120,24 +116,30 @@ def _read(directory: str, origin: Origin) -> View:
     return v
 
 
-def wait(directories: list[str], options: Options, before: dict[str, View], origin: Origin) -> int:
-    """Wait for all `directories`; 0, `CANNOT` or `TIMED_OUT` (see svc's docstring)."""
-    goal = options.wait
-    deadline = time.monotonic() + options.deadline_ms / 1000 if options.deadline_ms else None
+def wait(
+    directories: list[str],
+    goal: str,
+    deadline: float | None,
+    sent: bytes,
+    before: dict[str, View],
+    origin: Origin,
+) -> int:
+    """Wait until all `directories` reach `goal` (a `GOALS` letter), at most until `deadline`
+    (monotonic), after `sent` was written to them; 0, `CANNOT` or `TIMED_OUT`."""
     cannot = []
 
     def done(directory: str, v: View) -> bool:
         previous = before.get(directory)
         if reached(goal, v, previous):
             return True
-        why = hopeless(goal, v, previous, options.data)
+        why = hopeless(goal, v, previous, sent)
         if why is not None:
-            warn(PROG, f"{directory} will not be {GOALS[goal]}: {why}")
+            warn(f"{directory} will not be {GOALS[goal]}: {why}")
             cannot.append(directory)
         return why is not None
 
     left = until(directories, done, deadline, origin)
     for directory in left:
-        warn(PROG, f"timed out waiting for {directory} to be {GOALS[goal]}: "
-                   f"{state(directory, origin)}")
+        warn(f"timed out waiting for {directory} to be {GOALS[goal]}: "
+             f"{state(directory, origin)}")
     return TIMED_OUT if left else (CANNOT if cannot else 0)

@@ -28,11 +28,11 @@ import fcntl
 import os
 import time
 
+from cmdline import exits
+from cmdline.out import Fatal, unable, warn
 from supervise.errtext import describe
-from svc.out import Fatal, warn
 from svlog import stamp
 
-PROG = "svlog"
 PAUSE = 1.0  # seconds between two tries of a failed step
 
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
@@ -73,7 +73,7 @@ class LogDir:
         try:
             return action()
         except OSError as error:
-            raise Fatal(111, f"unable to {what}: {describe(error)}") from None
+            raise Fatal(exits.TEMPORARY, unable(what, error)) from None
 
     def _take_lock(self) -> int:
         fd = os.open("lock", _APPEND, 0o600, dir_fd=self._dir)
@@ -92,7 +92,7 @@ class LogDir:
         except FileNotFoundError:
             info = None
         except OSError as error:
-            raise Fatal(111, f"unable to stat {where}: {describe(error)}") from None
+            raise Fatal(exits.TEMPORARY, unable(f"stat {where}", error)) from None
         if info is not None and info.st_mode & 0o100:
             fd = self._start(lambda: os.open("current", _APPEND, 0o600, dir_fd=self._dir),
                              f"append to {where}")
@@ -116,7 +116,7 @@ class LogDir:
         except FileNotFoundError:
             processed = 0
         except OSError as error:
-            raise Fatal(111, f"unable to stat {self.path}/processed: {describe(error)}") from None
+            raise Fatal(exits.TEMPORARY, unable(f"stat {self.path}/processed", error)) from None
         if processed:
             self._unlink_quietly("previous")
             self._finish("processed", "s")
@@ -207,7 +207,7 @@ class LogDir:
                     raise
                 if self._complaint != (what, error.errno or 0):
                     self._complaint = (what, error.errno or 0)
-                    warn(PROG, f"{what}, pausing: {describe(error)}")
+                    warn(f"{what}, pausing: {describe(error)}")
                 time.sleep(PAUSE)
                 continue
             self._complaint = None

@@ -23,7 +23,8 @@ from __future__ import annotations
 import os
 import sys
 
-from svc.out import Fatal, finish
+from cmdline import exits, out
+from cmdline.out import Fatal
 from svlog.logger import Logger
 from svlog.script import ScriptError, parse
 from svlog.signals import Signals
@@ -63,19 +64,20 @@ def run(logger: Logger, signals: Signals) -> None:
     logger.end()
 
 
-def main(argv: list[str] | None = None) -> int:
+def command(args: list[str]) -> int:
     os.umask(0o022)
     try:
-        try:
-            script = parse(sys.argv[1:] if argv is None else argv)
-        except ScriptError as error:
-            raise Fatal(100, str(error)) from None
-        signals = Signals()
-        logger = Logger(script)
-    except Fatal as error:
-        return finish(PROG, error)
+        script = parse(args)
+    except ScriptError as error:
+        raise Fatal(exits.USAGE, str(error)) from None
+    signals = Signals()
+    logger = Logger(script)
     run(logger, signals)
-    return 0
+    return exits.OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    return out.run(PROG, command, argv)
 
 
 if __name__ == "__main__":

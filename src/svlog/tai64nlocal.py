@@ -20,6 +20,7 @@ import os
 import sys
 import time
 
+from cmdline import exits, out
 from supervise.layout import TAI64_EPOCH
 
 READ = 1 << 16
@@ -80,6 +81,11 @@ def _write(data: bytes) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Convert standard input to standard output, line by line, until end of input."""
+    return out.run("tai64nlocal", convert, argv)
+
+
+def convert(args: list[str]) -> int:
+    """tai64nlocal takes no arguments (daemontools' ignores them too)."""
     converter = Converter()
     held = b""
     try:
@@ -95,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         if held:
             _write(converter.line(held))
     except OSError:
-        return 111
-    return 0
+        return exits.TEMPORARY
+    return exits.OK
 
 
 if __name__ == "__main__":

@@ -379,7 +379,7 @@ async def test_directory_without_supervisor_is_warned_about(
     tmp_path: Path, start_daemon: Callable[..., Daemon]
 ) -> None:
     """qmail-pop3d (and its log) not supervised: svc's "unable to control" warning for each,
-    exit 0, the others stopped."""
+    under qm-stop's own name (not ``svc:``), exit 0, the others stopped."""
     tree = Tree(tmp_path)
     await supervised(tree, start_daemon, "pop3d", "pop3d log")
 
@@ -388,7 +388,8 @@ async def test_directory_without_supervisor_is_warned_about(
     assert result.returncode == 0, result.stderr
     assert seconds < 30
     for tag in ("pop3d", "pop3d log"):
-        assert f"svc: warning: unable to control {tree.dirs[tag]}: " in result.stderr
+        assert f"qm-stop: warning: unable to control {tree.dirs[tag]}: " in result.stderr
+    assert "svc:" not in result.stderr
     assert result.stderr.count("unable to control") == 2, result.stderr
     for tag in ("smtpd", "send", "smtpd log", "send log"):
         assert down(tree.dirs[tag]), tag

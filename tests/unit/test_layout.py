@@ -1,8 +1,10 @@
-"""supervise.layout, the import-free byte codec the clients read status files with.
+"""supervise.layout and supervise.record: the import-free codec every reader and writer uses.
 
 Golden records are real hexdumps of status files of Debian's daemontools 0.76
-(18 bytes) and runit 2.1.2 (20 bytes), run in both directions: pack_status(fields)
-must give the exact bytes and unpack_status(bytes) the exact fields. Where a
+(18 bytes) and runit 2.1.2 (20 bytes), run in both directions: record.pack of a
+record must give the exact bytes and record.unpack of the bytes the exact
+record. The tables below write a record's fields as a tuple (stamp seconds,
+nanoseconds, pid, paused, want byte, got TERM, run state) for brevity. Where a
 dump elides the stamp or pid ("…"), the table reuses one seen in the same
 section. Reading is as lenient as daemontools' svstat: only the length counts.
 """
@@ -13,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supervise import layout, status
+from supervise import record, status
 from supervise.layout import (
     BINDING,
     DAEMONTOOLS_SIZE,
@@ -32,20 +34,55 @@ from supervise.layout import (
     WANT_DOWN,
     WANT_ONCE,
     WANT_UP,
-    ExtraFields,
-    StatusFields,
     StatusFormatError,
     extra_matches,
     label_hex,
-    pack_extra,
-    pack_status,
     seconds_since,
     stamp_bytes,
     stamp_of,
-    unpack_extra,
-    unpack_status,
 )
 from supervise.tai import Tai64n
+
+#: A status record's fields, as the tables write them.
+StatusFields = tuple[int, int, int, bool, int, bool, "int | None"]
+#: An extra record's fields: flags, ready stamp (seconds, nanoseconds) or None, code, signal.
+ExtraFields = tuple[int, "tuple[int, int] | None", int, int]
+
+
+def _status(fields: StatusFields) -> record.Status:
+    seconds, nanoseconds, pid, paused, want, term_sent, run_state = fields
+    return record.Status(Tai64n.unchecked(seconds, nanoseconds), pid, paused, want, term_sent,
+                         run_state)
+
+
+def _fields(status: record.Status) -> StatusFields:
+    return (status.stamp.seconds, status.stamp.nanoseconds, status.pid, status.paused,
+            status.want, status.term_sent, status.run_state)
+
+
+def pack_status(fields: StatusFields) -> bytes:
+    return record.pack(_status(fields))
+
+
+def unpack_status(data: bytes) -> StatusFields:
+    return _fields(record.unpack(data))
+
+
+def _extra(fields: ExtraFields) -> record.Extra:
+    flags, ready, code, signum = fields
+    stamp = None if ready is None else Tai64n.unchecked(*ready)
+    return record.Extra(flags, stamp, code, signum)
+
+
+def pack_extra(fields: ExtraFields, status_record: bytes) -> bytes:
+    return record.pack_extra(_extra(fields), status_record)
+
+
+def unpack_extra(data: bytes) -> ExtraFields:
+    extra = record.unpack_extra(data)
+    stamp = extra.ready_stamp
+    ready = None if stamp is None else (stamp.seconds, stamp.nanoseconds)
+    return extra.flags, ready, extra.exit_code, extra.exit_signal
 
 
 def _hex(spaced: str) -> bytes:
@@ -380,21 +417,22 @@ def statuses(draw: st.DrawFn) -> status.Status:
     )
 
 
-def _fields_of(record: status.Status) -> StatusFields:
-    return (
-        record.stamp.seconds, record.stamp.nanoseconds, record.pid, record.paused,
-        record.want.value, record.term_sent,
-        None if record.run_state is None else record.run_state.value,
-    )
-
-
 @given(statuses())
-def test_status_module_agrees_with_layout(record: status.Status) -> None:
-    """supervise.status.pack/unpack and layout.pack_status/unpack_status are one codec."""
-    data = status.pack(record)
-    assert data == layout.pack_status(_fields_of(record))
-    assert layout.unpack_status(data) == _fields_of(record)
-    assert status.unpack(layout.pack_status(_fields_of(record))) == record
+def test_checked_and_unchecked_readers_agree(typed: status.Status) -> None:
+    """supervise.status (checked, enums) and supervise.record (as read) give equal records."""
+    data = status.pack(typed)
+    assert record.unpack(data) == typed
+    assert status.unpack(data) == typed
+    assert pack_status(_fields(typed)) == data
+
+
+def test_checked_reader_gives_the_enum_members() -> None:
+    """The daemon's reader turns bytes 17 and 19 into members; the clients' keeps the bytes."""
+    data = pack_status((*RUNIT, 18428, False, U, False, STATE_RUN))
+    typed, raw = status.unpack(data), record.unpack(data)
+    assert typed.want is status.Want.UP and typed.run_state is status.RunState.RUN
+    assert type(raw.want) is int and type(raw.run_state) is int
+    assert typed == raw
 
 
 ready_stamps = st.none() | st.tuples(labels, nanos).filter(lambda s: s != (0, 0))

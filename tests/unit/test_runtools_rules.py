@@ -12,9 +12,10 @@ import resource
 
 import pytest
 
+from cmdline import out
+from cmdline.getopt import getopt
+from cmdline.out import Usage
 from runtools import envdir, softlimit
-from svc.out import Usage
-from svc.sgetopt import getopt
 
 INFINITY = resource.RLIM_INFINITY
 
@@ -95,7 +96,7 @@ def test_soft_limit_bad_value_is_usage(value: str, hard: int) -> None:
     with pytest.raises(Usage) as caught:
         softlimit.soft_limit(value, hard)
     assert caught.value.code == 100
-    assert caught.value.line("softlimit") == softlimit.USAGE
+    assert caught.value.line() == softlimit.USAGE
 
 
 def test_soft_limit_empty_value_is_zero() -> None:
@@ -113,9 +114,15 @@ def test_resources_of_each_option() -> None:
     assert softlimit.RESOURCES["t"] == (resource.RLIMIT_CPU,)
 
 
-# ---------------------------------------------------------------- svc.sgetopt.getopt
+# ---------------------------------------------------------------- cmdline.getopt.getopt
 
 USAGE = "prog: usage: prog [-ab] [-T n] rest"
+
+
+@pytest.fixture
+def prog() -> None:
+    """The messages of the tests below come from a program called ``prog``."""
+    out.begin("prog")
 
 
 @pytest.mark.parametrize(
@@ -145,7 +152,7 @@ USAGE = "prog: usage: prog [-ab] [-T n] rest"
 )
 def test_getopt_golden(argv: list[str], options: list[tuple[str, str]], rest: list[str]) -> None:
     """Clusters, joined and separate values, ``--``, ``-`` and the first non-option."""
-    assert getopt("prog", argv, "ab", "T", USAGE) == (options, rest)
+    assert getopt(argv, "ab", "T", USAGE) == (options, rest)
 
 
 @pytest.mark.parametrize(
@@ -160,16 +167,16 @@ def test_getopt_golden(argv: list[str], options: list[tuple[str, str]], rest: li
         (["-a", "-T"], "prog: option requires an argument -- T"),
     ],
 )
+@pytest.mark.usefixtures("prog")
 def test_getopt_errors(argv: list[str], first: str) -> None:
-    """sgetopt's own line, then the caller's usage line; exit 100."""
+    """sgetopt's own line (under the program's name), then the caller's usage line; exit 100."""
     with pytest.raises(Usage) as caught:
-        getopt("prog", argv, "ab", "T", USAGE)
+        getopt(argv, "ab", "T", USAGE)
     assert caught.value.code == 100
-    assert caught.value.line("prog") == f"{first}\n{USAGE}"
+    assert caught.value.line() == f"{first}\n{USAGE}"
 
 
 def test_getopt_softlimit_letters_all_take_values() -> None:
     """softlimit declares only valued letters: every letter of it takes a value."""
-    options, rest = getopt("softlimit", ["-c0", "-o", "5", "-t=", "cat"], "", "acdflmoprst",
-                           softlimit.USAGE)
+    options, rest = getopt(["-c0", "-o", "5", "-t=", "cat"], "", "acdflmoprst", softlimit.USAGE)
     assert (options, rest) == ([("c", "0"), ("o", "5"), ("t", "=")], ["cat"])

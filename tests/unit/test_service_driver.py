@@ -24,7 +24,7 @@ import trio
 import trio.testing
 from trio.testing import MockClock
 
-from supervise import directory, fsio, layout, machine, status
+from supervise import directory, fsio, machine, record, status
 from supervise.readers import Readers
 from supervise.service import Service
 
@@ -339,4 +339,4 @@ async def test_a_broken_directory_is_retried_with_back_off(
         await trio.sleep(20)
         nursery.cancel_scope.cancel()
     assert [round(when - began, 3) for when in tries] == [0, 1, 3, 7, 15, 25]
-    assert layout.unpack_status((path / "supervise" / "status").read_bytes())[2] == 1001
+    assert record.unpack((path / "supervise" / "status").read_bytes()).pid == 1001

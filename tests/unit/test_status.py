@@ -9,7 +9,6 @@ same tool's dumps.
 
 from __future__ import annotations
 
-import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -286,15 +285,15 @@ def test_extra_bound_to_its_status(extra: Extra, data: bytes) -> None:
     """The record matches the status it was written with, and no other."""
     assert extra_matches(data, pack(BOUND))
     assert extra_matches(data, pack(BOUND)[:18])
-    assert not extra_matches(data, pack(attrs.evolve(BOUND, pid=384)))
-    assert not extra_matches(data, pack(attrs.evolve(BOUND, stamp=READY_STAMP)))
+    assert not extra_matches(data, pack(BOUND.replace(pid=384)))
+    assert not extra_matches(data, pack(BOUND.replace(stamp=READY_STAMP)))
     assert not extra_matches(data, b"")
 
 
 def test_extra_binding_ignores_want_and_paused() -> None:
     """Only stamp and pid bind: a `p` or `d` rewrites status but the record still applies."""
     data = pack_extra(Extra(), BOUND)
-    assert extra_matches(data, pack(attrs.evolve(BOUND, paused=True, want=Want.DOWN)))
+    assert extra_matches(data, pack(BOUND.replace(paused=True, want=Want.DOWN)))
 
 
 @pytest.mark.parametrize("version", [0, 1, 3, 0xFF])

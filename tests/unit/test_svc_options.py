@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from supervise import control
+from cmdline import out
+from cmdline.out import Usage
+from supervise import alphabet, control
 from svc import svc
-from svc.out import Usage
 from svc.svc import LETTERS, MAX_LETTERS, parse
 
 DAEMONTOOLS_LINE_2 = (
@@ -87,6 +88,7 @@ def test_wait_and_deadline(
 
 
 def _usage_lines(argv: list[str]) -> list[str]:
+    out.begin("svc")  # what svc.main does before it parses
     with pytest.raises(Usage) as caught:
         parse(argv)
     assert caught.value.code == 100
@@ -164,6 +166,12 @@ def test_main_usage_exit(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 # --- every letter means something to the daemon ---------------------------------------------
+
+
+def test_letters_are_the_alphabets_but_encores_w() -> None:
+    """svc's option letters come from the one control alphabet: all of it but ``w``."""
+    assert set(LETTERS) == {letter.decode() for letter in alphabet.LETTERS} - {"w"}
+    assert [command.value for command in control.Command] == list(alphabet.LETTERS)
 
 
 @pytest.mark.parametrize("letter", list(LETTERS))

@@ -1,7 +1,7 @@
 """svstat's texts: daemontools' line, our extras after it, -o fields, and its options.
 
-Views are built directly (no files, no processes): `fields` from the bytes of a
-record via layout.unpack_status, `extra` via layout.unpack_extra, errors via
+Views are built directly (no files, no processes): `status` from the bytes of a
+record via record.unpack, `extra` via record.unpack_extra, errors via
 View.failed. `now` is fixed so every "N seconds" is exact. The expected
 daemontools lines are those Debian's /usr/bin/svstat prints for the same records.
 """
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from supervise import layout
+from cmdline.out import Usage
+from supervise import record as records
 from supervise.layout import (
     EXITED,
     FAILED,
@@ -25,8 +26,8 @@ from supervise.layout import (
     WANT_ONCE,
     WANT_UP,
 )
+from supervise.tai import Tai64n
 from svc import svstat, view
-from svc.out import Usage
 from svc.svstat import FIELDS, USAGE, classic, extras, field_text, parse
 from svc.view import View
 
@@ -47,7 +48,7 @@ def record(
     label: int = LABEL,
 ) -> bytes:
     """The bytes of a status record: 18 (daemontools) when `state` is None, else 20."""
-    return layout.pack_status((label, NANOS, pid, paused, want, term, state))
+    return records.pack(records.Status(Tai64n(label, NANOS), pid, paused, want, term, state))
 
 
 def make(
@@ -61,10 +62,12 @@ def make(
     """A View of `data`, with our xstatus read back from its bytes when `flags` is given."""
     v = View()
     v.record = data
-    v.fields = layout.unpack_status(data)
+    v.status = records.unpack(data)
     v.normally_up = normally_up
     if flags is not None:
-        v.extra = layout.unpack_extra(layout.pack_extra((flags, ready, code, signum), data))
+        stamp = None if ready is None else Tai64n(*ready)
+        extra = records.Extra(flags, stamp, code, signum)
+        v.extra = records.unpack_extra(records.pack_extra(extra, data))
     return v
 
 
@@ -247,7 +250,8 @@ def fields_line(v: View, names: str, now: float = NOW) -> str:
 def test_fields_s6_observed_line() -> None:
     """The line Debian's s6-svstat printed, from the same stamps."""
     v = make(
-        layout.pack_status((0x400000006B01D504, 0x0CD15169, 21205, False, WANT_UP, False, 1)),
+        records.pack(records.Status(Tai64n(0x400000006B01D504, 0x0CD15169), 21205, False, WANT_UP,
+                                    False, 1)),
         normally_up=False,
         flags=NOTIFY | READY,
         ready=(0x400000006B01D505, 0x0CF53350),

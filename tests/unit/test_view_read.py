@@ -15,18 +15,20 @@ from pathlib import Path
 
 import pytest
 
-from supervise import layout
+from supervise import layout, record
+from supervise.tai import Tai64n
 from svc import view
 
 LABEL = 0x400000006B01D5B5
 
 
-def record(label: int, pid: int) -> bytes:
-    return layout.pack_status((label, 500, pid, False, layout.WANT_UP, False, layout.STATE_RUN))
+def status_bytes(label: int, pid: int) -> bytes:
+    return record.pack(record.Status(Tai64n(label, 500), pid, False, layout.WANT_UP, False,
+                                     layout.STATE_RUN))
 
 
 def xstatus(flags: int, bound_to: bytes) -> bytes:
-    return layout.pack_extra((flags, None, 0, 0), bound_to)
+    return record.pack_extra(record.Extra(flags), bound_to)
 
 
 @pytest.fixture
@@ -54,7 +56,7 @@ def _read(service: Path) -> view.View:
 
 def test_matching_xstatus_is_used(service: Path) -> None:
     """An xstatus written with this status: its flags count (NOTIFY, not READY: not ready)."""
-    status = record(LABEL, 42)
+    status = status_bytes(LABEL, 42)
     (service / "supervise" / "status").write_bytes(status)
     (service / "supervise" / "xstatus").write_bytes(xstatus(layout.NOTIFY, status))
     v = _read(service)
@@ -63,8 +65,8 @@ def test_matching_xstatus_is_used(service: Path) -> None:
 
 def test_stale_xstatus_is_ignored_at_once(service: Path) -> None:
     """An xstatus bound to an older status (another supervisor took over): ignored."""
-    (service / "supervise" / "status").write_bytes(record(LABEL + 100, 42))
-    (service / "supervise" / "xstatus").write_bytes(xstatus(layout.NOTIFY, record(LABEL, 41)))
+    (service / "supervise" / "status").write_bytes(status_bytes(LABEL + 100, 42))
+    (service / "supervise" / "xstatus").write_bytes(xstatus(layout.NOTIFY, status_bytes(LABEL, 41)))
     v = _read(service)
     assert v.extra is None and v.ready  # up, and no readiness information: ready
 
@@ -77,8 +79,8 @@ def test_torn_read_waits_for_the_status_that_follows(
     The writer's second rename happens during the reader's first pause (its
     sleep is where the writer gets to run), so the test does not race.
     """
-    new_status = record(LABEL + 1, 43)
-    (service / "supervise" / "status").write_bytes(record(LABEL, 42))
+    new_status = status_bytes(LABEL + 1, 43)
+    (service / "supervise" / "status").write_bytes(status_bytes(LABEL, 42))
     (service / "supervise" / "xstatus").write_bytes(xstatus(layout.NOTIFY, new_status))
     pauses: list[float] = []
 
@@ -99,9 +101,9 @@ def test_torn_read_that_never_resolves_gives_no_extra(service: Path) -> None:
 
     Up with no extra would otherwise count as ready; a torn view is never ready.
     """
-    (service / "supervise" / "status").write_bytes(record(LABEL, 42))
+    (service / "supervise" / "status").write_bytes(status_bytes(LABEL, 42))
     (service / "supervise" / "xstatus").write_bytes(
-        xstatus(layout.NOTIFY, record(LABEL + 1, 43))
+        xstatus(layout.NOTIFY, status_bytes(LABEL + 1, 43))
     )
     v = _read(service)
     assert v.pid == 42 and v.extra is None and v.torn
@@ -113,15 +115,15 @@ def test_no_listener_keeps_the_last_status(tmp_path: Path) -> None:
     supervise = tmp_path / "s" / "supervise"
     supervise.mkdir(parents=True)
     os.mkfifo(supervise / "ok")
-    (supervise / "status").write_bytes(record(LABEL, 0))
+    (supervise / "status").write_bytes(status_bytes(LABEL, 0))
     v = _read(tmp_path / "s")
     assert (v.error, v.fault) == ("supervise not running", view.NOT_RUNNING)
-    assert v.fields is not None and v.pid == 0
+    assert v.status is not None and v.pid == 0
 
 
 def test_extra_newer_compares_the_bound_stamp() -> None:
     """layout.extra_newer: the xstatus's copy of the stamp against the status's own."""
-    old, new = record(LABEL, 1), record(LABEL + 1, 2)
+    old, new = status_bytes(LABEL, 1), status_bytes(LABEL + 1, 2)
     assert layout.extra_newer(xstatus(0, new), old)
     assert not layout.extra_newer(xstatus(0, old), new)
     assert not layout.extra_newer(xstatus(0, old), old)
@@ -129,5 +131,5 @@ def test_extra_newer_compares_the_bound_stamp() -> None:
 
 def test_extra_newer_same_stamp_other_pid() -> None:
     """./finish starts under the same stamp as ./run: another pid there is newer, too."""
-    run, finish = record(LABEL, 41), record(LABEL, 42)
+    run, finish = status_bytes(LABEL, 41), status_bytes(LABEL, 42)
     assert layout.extra_newer(xstatus(0, finish), run)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from supervise import layout
+from supervise import record
 from supervise.layout import (
     EXITED,
     FAILED,
@@ -24,6 +24,7 @@ from supervise.layout import (
     WANT_DOWN,
     WANT_UP,
 )
+from supervise.tai import Tai64n
 from svc import view
 from svc.view import View
 from svc.wait import GOALS, hopeless, reached
@@ -33,25 +34,29 @@ LATER = LABEL + 3
 NANOS = 0x3726B4AC
 
 
-def _view(data: bytes, extra: layout.ExtraFields | None = None) -> View:
+def _pack(label: int, nanos: int, pid: int, want: int, term: bool, state: int | None) -> bytes:
+    return record.pack(record.Status(Tai64n(label, nanos), pid, False, want, term, state))
+
+
+def _view(data: bytes, extra: record.Extra | None = None) -> View:
     v = View()
     v.record = data
-    v.fields = layout.unpack_status(data)
+    v.status = record.unpack(data)
     if extra is not None:
-        v.extra = layout.unpack_extra(layout.pack_extra(extra, data))
+        v.extra = record.unpack_extra(record.pack_extra(extra, data))
     return v
 
 
 def dt(pid: int, want: int = WANT_UP, label: int = LABEL, nanos: int = NANOS) -> View:
     """daemontools' 18-byte record: no run state, no xstatus."""
-    return _view(layout.pack_status((label, nanos, pid, False, want, False, None)))
+    return _view(_pack(label, nanos, pid, want, False, None))
 
 
 def runit(
     pid: int, state: int, want: int = WANT_UP, term: bool = False, label: int = LABEL
 ) -> View:
     """runit's 20-byte record, no xstatus."""
-    return _view(layout.pack_status((label, NANOS, pid, False, want, term, state)))
+    return _view(_pack(label, NANOS, pid, want, term, state))
 
 
 def ours(
@@ -59,8 +64,8 @@ def ours(
     ready: tuple[int, int] | None = None,
 ) -> View:
     """Our 20-byte record with the xstatus written with it."""
-    data = layout.pack_status((label, NANOS, pid, False, want, False, state))
-    return _view(data, (flags, ready, 0, 0))
+    data = _pack(label, NANOS, pid, want, False, state)
+    return _view(data, record.Extra(flags, None if ready is None else Tai64n(*ready)))
 
 
 def broken(text: str = "supervise not running") -> View:

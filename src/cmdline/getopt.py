@@ -4,16 +4,17 @@ Clusters (``-udx``), an option's value joined (``-T500``) or in the next
 argument (``-T 500``), ``--`` ends the options, and so do ``-`` and the first
 argument that is not an option (so ``svc dir -u`` treats ``-u`` as a directory).
 An unknown letter or a missing value is a `Usage` error whose first line is
-sgetopt's own (``svc: illegal option -- Z``); the caller adds its usage line.
+sgetopt's own (``svc: illegal option -- Z``, under the program's name); the
+caller gives its usage line.
 """
 
 from __future__ import annotations
 
-from svc.out import Usage
+from cmdline.out import Usage, program
 
 
 def getopt(
-    prog: str, argv: list[str], flags: str, valued: str, usage: str
+    argv: list[str], flags: str, valued: str, usage: str
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """(options in order as (letter, value or ""), the arguments after them)."""
     options: list[tuple[str, str]] = []
@@ -34,12 +35,13 @@ def getopt(
                 value = arg[position:]
                 if not value:
                     if index >= len(argv):
-                        raise Usage(f"{prog}: option requires an argument -- {letter}\n{usage}")
+                        raise Usage(f"{program()}: option requires an argument -- {letter}\n"
+                                    f"{usage}")
                     value = argv[index]
                     index += 1
                 options.append((letter, value))
                 break
             if letter not in flags:
-                raise Usage(f"{prog}: illegal option -- {letter}\n{usage}")
+                raise Usage(f"{program()}: illegal option -- {letter}\n{usage}")
             options.append((letter, ""))
     return options, argv[index:]

@@ -1,4 +1,4 @@
-"""The directory a client started in, to come back to after each service directory.
+"""The directory a command started in, to come back to after each service directory.
 
 daemontools' svc and svstat chdir into each directory and ``fchdir`` back;
 failing to get back is their only fatal error.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 
-from supervise.errtext import describe
-from svc.out import Fatal
+from cmdline import exits
+from cmdline.out import Fatal, unable
 
 
 class Origin:
@@ -21,10 +21,10 @@ class Origin:
         try:
             self.fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as error:
-            raise Fatal(111, f"unable to open current directory: {describe(error)}") from None
+            raise Fatal(exits.TEMPORARY, unable("open current directory", error)) from None
 
     def back(self) -> None:
         try:
             os.fchdir(self.fd)
         except OSError as error:
-            raise Fatal(111, f"unable to set directory: {describe(error)}") from None
+            raise Fatal(exits.TEMPORARY, unable("set directory", error)) from None
