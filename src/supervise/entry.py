@@ -23,10 +23,11 @@ import attrs
 import trio
 
 from supervise import adoption, fsio
+from supervise.handover import EntryHandover
 from supervise.readers import Readers
 from supervise.reaper import Reaper
 from supervise.scan import Key
-from supervise.service import Adopted, Service
+from supervise.service import Service
 
 #: Seconds before a released directory is taken again (daemontools' scan interval).
 RETAKE_DELAY = 5.0
@@ -195,27 +196,26 @@ class Entry:
 
     # --- handover ------------------------------------------------------------------------
 
-    def export(self) -> dict[str, Any]:
+    def export(self) -> EntryHandover:
         """This entry as a re-executed svscan needs it (see `supervise.handover`)."""
-        return {
-            "name": self.name,
-            "key": list(self.key),
-            "pipe": None if self.log_in is None else [self.log_in, self.log_out],
-            "main": None if self.main is None else self.main.export(),
-            "log": None if self.log is None else self.log.export(),
-        }
+        pipe = None
+        if self.log_in is not None and self.log_out is not None:
+            pipe = (self.log_in, self.log_out)
+        return EntryHandover(
+            self.name, self.key, pipe,
+            None if self.main is None else self.main.export(),
+            None if self.log is None else self.log.export(),
+        )
 
     @classmethod
     def resume(
-        cls, data: dict[str, Any], main: Adopted | None, log: Adopted | None,
-        reaper: Reaper, readers: Readers, on_final: Finals,
+        cls, handed: EntryHandover, reaper: Reaper, readers: Readers, on_final: Finals
     ) -> Entry:
         """The entry a previous svscan exported, with its services resumed."""
-        read_end, write_end = data["pipe"] or (None, None)
-        key = (data["key"][0], data["key"][1])
-        entry = cls(data["name"], key, reaper, readers, on_final, read_end, write_end)
-        if main is not None:
-            entry._new_main().resume(main)
-        if log is not None and read_end is not None:
-            entry._new_log().resume(log)
+        read_end, write_end = handed.pipe or (None, None)
+        entry = cls(handed.name, handed.key, reaper, readers, on_final, read_end, write_end)
+        if handed.main is not None:
+            entry._new_main().resume(handed.main)
+        if handed.log is not None and read_end is not None:
+            entry._new_log().resume(handed.log)
         return entry

@@ -24,6 +24,7 @@ import trio
 
 from supervise import adoption, control, fsio, layout, machine, say, settings, status
 from supervise.errtext import describe
+from supervise.handover import ServiceHandover
 from supervise.readers import Readers
 from supervise.reaper import Reaper, describe_wait
 from supervise.say import Faults, fatal, warning
@@ -317,12 +318,12 @@ class Service:
         while self._inbox and not self._exited:
             self._feed(self._inbox.pop(0))
 
-    def export(self) -> Adopted | None:
+    def export(self) -> ServiceHandover | None:
         """What a re-executed daemon needs to carry on, or None if not supervising now."""
         if self._fds is None or self._exited:
             return None
         now = trio.current_time()
-        return Adopted(
+        return ServiceHandover(
             fds=self._fds.numbers(),
             state=self.state,
             timers={timer: when - now for timer, when in self._timers.items()},
@@ -332,7 +333,7 @@ class Service:
             identity=self._identity,
         )
 
-    def resume(self, adopted: Adopted) -> None:
+    def resume(self, adopted: ServiceHandover) -> None:
         """Take over what `export` described in the previous daemon: same fds, same children.
 
         Called before the reaper first runs, so no exit of an adopted child is missed.
@@ -665,19 +666,6 @@ class Service:
 
 class _WriteFailed(OSError):
     """A status file could not be written; the message names it (the others were tried)."""
-
-
-@attrs.frozen
-class Adopted:
-    """One supervised directory as a re-executed daemon receives it (see `Service.export`)."""
-
-    fds: dict[str, int]
-    state: machine.State
-    timers: dict[machine.Timer, float]
-    notify: bool
-    ready_fd: int | None
-    starts: int
-    identity: tuple[int, int] | None = None
 
 
 def _last_status(supervise_fd: int) -> tuple[status.Status | None, status.Extra | None]:

@@ -19,7 +19,6 @@ import os
 import signal
 import sys
 import time
-from typing import Any
 
 import attrs
 import trio
@@ -64,12 +63,10 @@ class Scanner:
     _inotify_fd: int | None = None
     _unreadable: set[str] = attrs.field(factory=set)
 
-    async def run(self, handed: list[dict[str, Any]] | None = None) -> int:
+    async def run(self, handed: handover.DaemonHandover | None = None) -> int:
         """Supervise the tree until shut down; the exit code."""
-        for data in handed or ():
-            entry = Entry.resume(
-                data, data["main"], data["log"], self.reaper, self.readers, self._final
-            )
+        for data in handed.entries if handed is not None else ():
+            entry = Entry.resume(data, self.reaper, self.readers, self._final)
             self.entries[entry.key] = entry
         async with trio.open_nursery() as daemon:
             await daemon.start(self.reaper.run)
@@ -243,9 +240,11 @@ class Scanner:
         """
         for entry in self.entries.values():
             entry.settle()
-        exported = [entry.export() for entry in self.entries.values()]
+        exported = handover.DaemonHandover(
+            tuple(entry.export() for entry in self.entries.values()), self.exit_code
+        )
         failure = handover.reexec(
-            self.reexec_argv, handover.encode(exported), handover.descriptors(exported)
+            self.reexec_argv, handover.encode(exported), exported.descriptors()
         )
         say.line("alert", f"unable to re-execute on SIGHUP, still running: {failure}")
 
