@@ -7,8 +7,9 @@ usage error, 111 if a directory could not be supervised (its lock is held).
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
-from supervise import say
+from supervise import process, say
 
 USAGE = "supervise dir [dir ...]"
 EXIT_USAGE = 100
@@ -26,11 +27,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     import trio  # only the daemon pays for trio
 
-    from supervise import process
     from supervise.daemon import supervise
 
-    process.exit_now(trio.run(supervise, args))
+    return trio.run(supervise, args)
+
+
+def entry() -> NoReturn:
+    """The console script: `main`, then exit at once (see `process.exit_now`)."""
+    process.exit_now(main())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
-from supervise import say
+from supervise import process, say
 
 USAGE = "svscan [-s] [dir]"
 EXIT_USAGE = 100
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(root: str, subreaper: bool, reexec_argv: list[str]) -> int:
     import trio  # only the daemon pays for trio
 
-    from supervise import fsio, handover, process
+    from supervise import fsio, handover
     from supervise.svscan import Scanner
 
     payload = handover.receive()
@@ -66,7 +67,7 @@ def _run(root: str, subreaper: bool, reexec_argv: list[str]) -> int:
             say.warning(f"unable to read the state handed over on SIGHUP: {error}")
     fsio.close_inherited_fds()
     scanner = Scanner(root, reexec_argv)
-    process.exit_now(trio.run(scanner.run, handed))
+    return trio.run(scanner.run, handed)
 
 
 def _handover_command(args: list[str]) -> list[str]:
@@ -80,5 +81,10 @@ def _usage(why: str) -> int:
     return EXIT_USAGE
 
 
+def entry() -> NoReturn:
+    """The console script: `main`, then exit at once (see `process.exit_now`)."""
+    process.exit_now(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
