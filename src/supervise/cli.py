@@ -1,11 +1,17 @@
 """Command line of the ``supervise`` daemon: ``supervise dir [dir ...]``.
 
+The same daemon as svscan (`supervise.svscan.Scanner`) over the directories
+given, with no scan and no ``log/`` (daemontools' supervise runs no logger):
+it answers SIGHUP (re-exec, nothing restarted), SIGUSR1 (state dump) and
+SIGTERM/SIGINT (everything down) as svscan does.
+
 Exit codes, as daemontools: 0 after every directory was released, 100 for a
 usage error, 111 if a directory could not be supervised (its lock is held).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import NoReturn
 
@@ -17,7 +23,7 @@ EXIT_USAGE = 100
 
 def main(argv: list[str] | None = None) -> int:
     """Run the daemon on the directories named in `argv` (default: ``sys.argv[1:]``)."""
-    args = sys.argv[1:] if argv is None else argv
+    args = sys.argv[1:] if argv is None else list(argv)
     if args and args[0] == "--":
         args = args[1:]
     elif args and args[0].startswith("-"):
@@ -25,11 +31,22 @@ def main(argv: list[str] | None = None) -> int:
     if not args:
         sys.stderr.write(f"{say.PROG}: usage: {USAGE}\n")
         return EXIT_USAGE
-    import trio  # only the daemon pays for trio
+    from supervise import daemon, handover  # only the daemon pays for trio
 
-    from supervise.daemon import supervise
-
-    return trio.run(supervise, args)
+    payload = handover.receive()
+    try:
+        here = os.getcwd()
+    except OSError:
+        here = "."
+    try:
+        reexec_argv = handover.command_line(
+            list(sys.orig_argv), sys.executable, [os.path.abspath(path) for path in args],
+            given=len(sys.argv) - 1,
+        )
+    except ValueError as error:
+        sys.stderr.write(f"{say.PROG}: usage: {USAGE} ({error})\n")
+        return EXIT_USAGE
+    return daemon.serve(here, reexec_argv, payload, fixed=args)
 
 
 def entry() -> NoReturn:

@@ -42,10 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(root: str, subreaper: bool, reexec_argv: list[str]) -> int:
-    import trio  # only the daemon pays for trio
-
-    from supervise import fsio, handover
-    from supervise.svscan import Scanner
+    from supervise import daemon, handover  # only the daemon pays for trio
 
     payload = handover.receive()
     try:
@@ -59,15 +56,7 @@ def _run(root: str, subreaper: bool, reexec_argv: list[str]) -> int:
         except OSError as error:
             say.warning(f"unable to become a subreaper: {error.strerror}")
     process.raise_descriptor_limit()
-    handed = None
-    if payload is not None:
-        try:
-            handed = handover.decode(payload)
-        except (ValueError, KeyError, TypeError) as error:
-            say.warning(f"unable to read the state handed over on SIGHUP: {error}")
-    fsio.close_inherited_fds()
-    scanner = Scanner(root, reexec_argv)
-    return trio.run(scanner.run, handed)
+    return daemon.serve(root, reexec_argv, payload)
 
 
 def _handover_command(args: list[str]) -> list[str]:
