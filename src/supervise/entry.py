@@ -101,9 +101,7 @@ class Entry:
 
     def export(self) -> EntryHandover:
         """This entry as a re-executed daemon needs it (see `supervise.handover`)."""
-        pipe = None
-        if self.log_in is not None and self.log_out is not None:
-            pipe = (self.log_in, self.log_out)
+        pipe = None if self.log_in is None else (self.log_in, self.log_out)
         return EntryHandover(
             self.name, self.key, pipe,
             None if self.main is None else self.main.export(),

@@ -73,17 +73,19 @@ class EntryHandover:
 
     `main` or `log` is None when that directory is not held at the moment
     (refused, released and waiting to be taken again, or no ``log/``).
+    `pipe` is (read end, write end); the write end is None once closed for
+    the logger to drain.
     """
 
     name: str
     key: tuple[int, int]
-    pipe: tuple[int, int] | None = None
+    pipe: tuple[int, int | None] | None = None
     main: ServiceHandover | None = None
     log: ServiceHandover | None = None
 
     def descriptors(self) -> list[int]:
         """Every fd this entry holds: its pipe's ends and its services'."""
-        numbers = list(self.pipe or ())
+        numbers = [fd for fd in self.pipe or () if fd is not None]
         for service in (self.main, self.log):
             if service is not None:
                 numbers.extend(service.descriptors())
@@ -186,7 +188,7 @@ def _decode_entry(data: dict[str, Any]) -> EntryHandover:
     return EntryHandover(
         name=str(data["name"]),
         key=(int(data["key"][0]), int(data["key"][1])),
-        pipe=None if pipe is None else (int(pipe[0]), int(pipe[1])),
+        pipe=None if pipe is None else (int(pipe[0]), None if pipe[1] is None else int(pipe[1])),
         main=None if main is None else decode_service(main),
         log=None if log is None else decode_service(log),
     )

@@ -20,6 +20,8 @@ import trio.testing
 
 from supervise import entry_machine as em
 from supervise.entry import LOG_GRACE, RETAKE_DELAY, Entry, Host
+from supervise.handover import EntryHandover, ServiceHandover
+from supervise.machine import State as ServiceState
 
 
 @attrs.define
@@ -93,6 +95,9 @@ class FakeService:
         """``svc -x`` on a service that is down: released now."""
         self.shutdown()
 
+    def resume(self, handed: ServiceHandover) -> None:
+        self.world.journal.append((0.0, "resume", self.path))
+
     def mute(self) -> None:
         self.muted = True
         self.world.note("mute", self.path)
@@ -114,14 +119,18 @@ def pipe() -> Iterator[tuple[int, int]]:
             pass  # closed by the entry, as it should
 
 
-def make_entry(world: World, pipe: tuple[int, int] | None, retake: bool = True) -> Entry:
-    host = Host(
+def make_host(world: World, retake: bool = True) -> Host:
+    return Host(
         reaper=None,  # type: ignore[arg-type]
         readers=None,  # type: ignore[arg-type]
         on_service_down=lambda entry: world.down.append(entry.name),
         retake=retake,
         factory=world.make,  # type: ignore[arg-type]
     )
+
+
+def make_entry(world: World, pipe: tuple[int, int] | None, retake: bool = True) -> Entry:
+    host = make_host(world, retake)
     read_end, write_end = pipe or (None, None)
     return Entry("svc", (0, 0), host, em.new(pipe is not None, retake), read_end, write_end)
 
@@ -328,6 +337,53 @@ def test_a_refused_service_marks_the_entry_refused(world: World) -> None:
     entry = make_entry(world, None, retake=False)
     ended = run_entry(entry, nothing)
     assert entry.refused and ended == 0.0
+
+
+# --- handed over by a re-executed daemon: resumed, not restarted ---------------------------
+
+HANDED = ServiceHandover(fds={"lock": 99}, state=ServiceState(), timers={}, notify=False,
+                         ready_fd=None, starts=1)
+
+
+def run_handed(world: World, handed: EntryHandover, stop_first: bool, stop_at: float) -> Entry:
+    """Resume `handed` (inside trio, as the daemon does) and run it; stop it first (before
+    its task began) if `stop_first`, else at `stop_at`."""
+    made: list[Entry] = []
+
+    async def main() -> None:
+        entry = Entry.resume(handed, make_host(world))
+        made.append(entry)
+        assert entry.state.phase is em.Phase.HANDED_OVER
+        if stop_first:
+            entry.stop()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(entry.run)
+            if not stop_first:
+                await trio.sleep(stop_at)
+                entry.stop()
+
+    trio.run(main, clock=clock())
+    return made[0]
+
+
+def test_a_handed_over_entry_resumes_both_services_at_once(
+    world: World, pipe: tuple[int, int]
+) -> None:
+    run_handed(world, EntryHandover("svc", (1, 2), pipe, main=HANDED, log=HANDED), False, 1)
+    assert world.events()[:2] == [("resume", "svc"), ("resume", "svc/log")]
+    assert sorted(world.events()[2:4]) == [("run", "svc"), ("run", "svc/log")]
+    assert world.times("run", "svc") == world.times("run", "svc/log") == [0.0]
+    assert [made.path for made in world.made] == ["svc", "svc/log"]  # no new service
+
+
+def test_a_handed_over_entry_stopped_before_it_ran_brings_its_services_down(
+    world: World
+) -> None:
+    """The daemon's SIGTERM reached it before the entry's task began."""
+    run_handed(world, EntryHandover("svc", (1, 2), None, main=HANDED), True, 0)
+    assert world.events() == [("resume", "svc"), ("shutdown", "svc"), ("run", "svc"),
+                              ("released", "svc")]
+    assert len(world.made) == 1 and world.down == ["svc"]
 
 
 # --- cost: an entry without a logger holds no nursery, no event, no timer -------------------

@@ -66,7 +66,7 @@ FINISHING = ServiceHandover(
 
 
 def entry(name: str, main: ServiceHandover | None, log: ServiceHandover | None,
-          pipe: tuple[int, int] | None) -> EntryHandover:
+          pipe: tuple[int, int | None] | None) -> EntryHandover:
     return EntryHandover(name, (2049, 1234567), pipe, main, log)
 
 
@@ -74,6 +74,7 @@ TREE = DaemonHandover((
     entry("web", RUNNING, FINISHING, (5, 6)),
     entry("idle", FRESH, None, None),
     entry("refused", None, None, (30, 31)),
+    entry("draining", None, FRESH, (40, None)),  # write end closed: the logger drains
 ))
 
 
@@ -97,7 +98,8 @@ def test_records_are_frozen() -> None:
 
 
 def test_round_trip_keeps_types() -> None:
-    web, idle, refused = decode(encode(TREE)).entries
+    web, idle, refused, draining = decode(encode(TREE)).entries
+    assert draining.pipe == (40, None)
     main, log = web.main, web.log
     assert isinstance(main, ServiceHandover) and isinstance(log, ServiceHandover)
     assert main.state.phase is Phase.RUN and main.state.want is Want.DOWN
@@ -214,12 +216,12 @@ services = st.builds(
     starts=st.integers(0, 1 << 31),
     identity=st.none() | st.tuples(st.integers(0, 1 << 40), st.integers(0, 1 << 40)),
 )
-pipes = st.none() | st.tuples(st.integers(3, 1 << 20), st.integers(3, 1 << 20))
+pipes = st.none() | st.tuples(st.integers(3, 1 << 20), st.none() | st.integers(3, 1 << 20))
 
 
 @given(main=st.none() | services, log=st.none() | services, pipe=pipes)
 def test_any_service_round_trips(main: ServiceHandover | None, log: ServiceHandover | None,
-                                 pipe: tuple[int, int] | None) -> None:
+                                 pipe: tuple[int, int | None] | None) -> None:
     tree = DaemonHandover((entry("svc", main, log, pipe),))
     assert decode(encode(tree)) == tree
 
@@ -235,8 +237,8 @@ def test_service_codec_round_trips(service: ServiceHandover) -> None:
 
 def test_descriptors_lists_every_fd_of_the_tree() -> None:
     # web: pipe 5 6, main lock/control/ok 7 8 9 + ready 12, log 13 14 15; idle: lock 20;
-    # refused: pipe 30 31
-    assert sorted(TREE.descriptors()) == [5, 6, 7, 8, 9, 12, 13, 14, 15, 20, 30, 31]
+    # refused: pipe 30 31; draining: read end 40, lock 20 (FRESH again)
+    assert sorted(TREE.descriptors()) == [5, 6, 7, 8, 9, 12, 13, 14, 15, 20, 20, 30, 31, 40]
 
 
 def test_descriptors_after_decode_are_the_same() -> None:
