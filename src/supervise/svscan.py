@@ -78,6 +78,10 @@ class Scanner:
     _inotify_fd: int | None = None
     _unreadable: set[str] = attrs.field(factory=set)
     _host: Host = attrs.field(init=False)
+    # Shutting down, loggers stop once every service is down: counted, not searched for
+    # (at 1000 entries, a search per service gone would be a million steps).
+    _services_up: int = 0
+    _logs_let_go: bool = False
 
     @_host.default
     def _make_host(self) -> Host:
@@ -91,8 +95,7 @@ class Scanner:
         if handed is not None:
             self.exit_code = handed.exit_code
             for data in handed.entries:
-                entry = Entry.resume(data, self._host)
-                self.entries[entry.key] = entry
+                self._register(Entry.resume(data, self._host))
         async with trio.open_nursery() as daemon:
             await daemon.start(self.reaper.run)
             await daemon.start(self.readers.run)
@@ -164,8 +167,12 @@ class Scanner:
             self._faults.report("pipe", text)
             return
         self._faults.clear("pipe")
-        self.entries[key] = entry
+        self._register(entry)
         self._nursery.start_soon(self._run_entry, entry)
+
+    def _register(self, entry: Entry) -> None:
+        self.entries[entry.key] = entry
+        self._services_up += 1
 
     async def _run_entry(self, entry: Entry) -> None:
         try:
@@ -173,11 +180,11 @@ class Scanner:
         finally:
             if self.entries.get(entry.key) is entry:
                 del self.entries[entry.key]
+            if not entry.service_down:  # its task failed before it could say so
+                self._service_down(entry)
             if entry.refused and self.fixed is not None:
                 self.exit_code = EXIT_REFUSED
-            if self.stopping:
-                self._logs_may_stop_if_all_down()
-            elif entry.stopping and not self.stopping:
+            if entry.stopping and not self.stopping:
                 self.rescan()  # the same directory may be back already
 
     async def _watch(self) -> None:
@@ -212,14 +219,15 @@ class Scanner:
         self._logs_may_stop_if_all_down()
 
     def _service_down(self, entry: Entry) -> None:
-        if self.stopping:
-            self._logs_may_stop_if_all_down()
+        """An entry's service is down for good (each entry says so once)."""
+        self._services_up -= 1
+        self._logs_may_stop_if_all_down()
 
     def _logs_may_stop_if_all_down(self) -> None:
         """Shutting down: once every service is down, every logger drains and exits."""
-        entries = list(self.entries.values())
-        if all(entry.service_down for entry in entries):
-            for entry in entries:
+        if self.stopping and self._services_up <= 0 and not self._logs_let_go:
+            self._logs_let_go = True
+            for entry in list(self.entries.values()):
                 entry.let_logs_stop()
 
     def _final(self, entry: Entry, code: int) -> None:

@@ -277,6 +277,18 @@ def test_service_down_is_said_once_and_before_the_write_end_closes(
 
 
 @given(beginnings, st.lists(inputs, max_size=12), st.integers(0, 12))
+def test_service_down_is_said_exactly_when_the_service_goes_down(
+    state: State, events: list[em.Input], at: int
+) -> None:
+    """The daemon counts entries whose service is up by this word: it must not miss one."""
+    for event in [*events[:at], Start(), *events[at:]]:
+        transition = em.step(state, event)
+        went_down = em.service_down(transition.state) and not em.service_down(state)
+        assert (ServiceDown() in transition.actions) == went_down
+        state = transition.state
+
+
+@given(beginnings, st.lists(inputs, max_size=12), st.integers(0, 12))
 def test_released_is_final_and_holds_nothing(state: State, events: list[em.Input], at: int
                                              ) -> None:
     events = [*events[:at], Start(), *events[at:]]
