@@ -176,8 +176,11 @@ class Entry:
         """Until an input is posted, or the next timer is due (then feed it)."""
         deadline = min(self._timers.values()) if self._timers else math.inf
         self._wakeup = trio.Event()
-        with trio.move_on_at(deadline):
+        if deadline == math.inf:  # the usual idle wait: no cancel scope to hold meanwhile
             await self._wakeup.wait()
+        else:
+            with trio.move_on_at(deadline):
+                await self._wakeup.wait()
         self._wakeup = None
         now = trio.current_time()
         for timer, when in list((self._timers or {}).items()):
