@@ -1,14 +1,22 @@
 """Command line of the ``supervise`` daemon: ``supervise dir [dir ...]``.
 
+The same daemon as svscan (`supervise.svscan.Scanner`) over the directories
+given, with no scan and no ``log/`` (daemontools' supervise runs no logger):
+it answers SIGHUP (re-exec, nothing restarted), SIGUSR1 (state dump) and
+SIGTERM/SIGINT (everything down) as svscan does.
+
 Exit codes, as daemontools: 0 after every directory was released, 100 for a
 usage error, 111 if a directory could not be supervised (its lock is held).
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import NoReturn
 
 from cmdline import exits, out
+from supervise import process
 
 PROG = "supervise"
 USAGE = "supervise dir [dir ...]"
@@ -17,7 +25,7 @@ USAGE = "supervise dir [dir ...]"
 def main(argv: list[str] | None = None) -> int:
     """Run the daemon on the directories named in `argv` (default: ``sys.argv[1:]``)."""
     out.begin(PROG)
-    args = sys.argv[1:] if argv is None else argv
+    args = sys.argv[1:] if argv is None else list(argv)
     if args and args[0] == "--":
         args = args[1:]
     elif args and args[0].startswith("-"):
@@ -25,13 +33,28 @@ def main(argv: list[str] | None = None) -> int:
     if not args:
         out.say(f"{PROG}: usage: {USAGE}")
         return exits.USAGE
-    import trio  # only the daemon pays for trio
+    from supervise import daemon, handover  # only the daemon pays for trio
 
-    from supervise import process
-    from supervise.daemon import supervise
+    payload = handover.receive()
+    try:
+        here = os.getcwd()
+    except OSError:
+        here = "."
+    try:
+        reexec_argv = handover.command_line(
+            list(sys.orig_argv), sys.executable, [os.path.abspath(path) for path in args],
+            given=len(sys.argv) - 1,
+        )
+    except ValueError as error:
+        out.say(f"{PROG}: usage: {USAGE} ({error})")
+        return exits.USAGE
+    return daemon.serve(here, reexec_argv, payload, fixed=args)
 
-    process.exit_now(trio.run(supervise, args))
+
+def entry() -> NoReturn:
+    """The console script: `main`, then exit at once (see `process.exit_now`)."""
+    process.exit_now(main())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -1,50 +1,33 @@
-"""The supervise daemon: one trio process for every directory it is given.
+"""How both daemons start: ``supervise DIR...`` and ``svscan`` run the one `Scanner`.
 
-One nursery holds the reaper, the signal watcher and one `Service` task per
-directory. The daemon exits when every directory has been released: after
-``x`` for each of them, after SIGTERM/SIGINT brought them all down, or at
-once if none could be taken (their lock was held by another supervisor).
+The command lines (`supervise.cli`, `supervise.svscan_cli`) parse their
+arguments and set the process up; this takes the state a previous image
+handed over on SIGHUP, if any, and runs the daemon until it exits. Every
+daemon behaviour (signals, handover, state dump, shutdown) lives once, in
+`supervise.svscan`.
 """
 
 from __future__ import annotations
 
-import signal
-
 import trio
 
-from supervise import fsio
-from supervise.readers import Readers
-from supervise.reaper import Reaper
-from supervise.service import Service
-
-#: Exit code when some directory could not be supervised (daemontools' "temporary failure").
-EXIT_REFUSED = 111
+from supervise import fsio, handover, say
+from supervise.svscan import Scanner
 
 
-async def supervise(paths: list[str]) -> int:
-    """Supervise `paths` until each is released; 0, or 111 if any was refused."""
+def serve(
+    root: str, reexec_argv: list[str], payload: bytes | None, fixed: list[str] | None = None
+) -> int:
+    """Run the daemon (over `fixed` directories, or scanning `root`); its exit code.
+
+    `payload` is what `handover.receive` found: the entries to carry on with.
+    """
+    handed = None
+    if payload is not None:
+        try:
+            handed = handover.decode(payload)
+        except (ValueError, KeyError, TypeError, IndexError) as error:
+            say.warning(f"unable to read the state handed over on SIGHUP: {error}")
     fsio.close_inherited_fds()
-    reaper, readers = Reaper(), Readers()
-    services = [Service(path, reaper, readers) for path in paths]
-    async with trio.open_nursery() as nursery:
-        await nursery.start(reaper.run)
-        await nursery.start(readers.run)
-        await nursery.start(_stop_on_signals, services)
-        async with trio.open_nursery() as each:
-            for service in services:
-                each.start_soon(service.run)
-        nursery.cancel_scope.cancel()
-    return EXIT_REFUSED if any(service.refused for service in services) else 0
-
-
-async def _stop_on_signals(
-    services: list[Service], *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-) -> None:
-    """First SIGTERM/SIGINT: every service down, in parallel. A later one: SIGKILL the rest."""
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        task_status.started()
-        force = False
-        async for _ in signals:
-            for service in services:
-                service.shutdown(force)
-            force = True
+    scanner = Scanner(root, reexec_argv, fixed=fixed)
+    return trio.run(scanner.run, handed)

@@ -1,4 +1,4 @@
-"""svscan's answer to SIGUSR1: its whole state, as lines for its log.
+"""The daemon's answer to SIGUSR1 (svscan's and supervise's): its whole state, as lines.
 
 One line per supervised directory (state, pid, uptime, restarts, readiness),
 the number of children, and every open descriptor with what it is for: the

@@ -27,7 +27,7 @@ from supervise import adoption, control, directory, fsio, machine, say, settings
 from supervise.children import Children, is_child
 from supervise.directory import Descriptors, SetupError
 from supervise.errtext import describe
-from supervise.handover import Adopted
+from supervise.handover import ServiceHandover
 from supervise.readers import Readers
 from supervise.reaper import Reaper
 from supervise.say import Faults, fatal, warning
@@ -315,22 +315,20 @@ class Service:
 
     # --- handing over to a re-executed daemon (SIGHUP) ---------------------------------
 
-    def export(self) -> Adopted | None:
+    def export(self) -> ServiceHandover | None:
         """What a re-executed daemon needs to carry on, or None if not supervising now."""
         if self._fds is None or self._exited:
             return None
         now = trio.current_time()
-        return Adopted(
+        return ServiceHandover(
             fds=self._fds.numbers(),
             state=self.state,
             timers={timer: when - now for timer, when in self._timers.items()},
-            notify=self.state.notify,
             ready_fd=self._children.ready_fd,
-            starts=self.state.starts,
             identity=self._identity,
         )
 
-    def resume(self, adopted: Adopted) -> None:
+    def resume(self, adopted: ServiceHandover) -> None:
         """Take over what `export` described in the previous daemon: same fds, same children.
 
         Called before the reaper first runs, so no exit of an adopted child is missed.

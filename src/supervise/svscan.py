@@ -1,16 +1,24 @@
-"""svscan: one trio daemon for a whole service tree.
+"""The daemon of both commands: svscan over a scanned tree, supervise over fixed directories.
 
 One nursery holds the reaper, the readers (one task reads every control
-FIFO and readiness pipe), the signal watcher and the scanner; a second one
-holds one task per entry (a service, its logger, their pipe). The root is
-watched with inotify, so a new directory is started within moments and an
-idle daemon never wakes up; SIGALRM rescans at once, and where inotify is
-missing a rescan every `FALLBACK_SCAN` seconds stands in.
+FIFO and readiness pipe), the signal watcher and, for svscan, the scanner;
+a second one holds one task per entry (a service, its logger, their pipe:
+see `supervise.entry` and the life cycle in `supervise.entry_machine`).
 
-Shutdown (SIGTERM, SIGINT, SIGPWR, or an ``essential`` service gone for
-good): every service down in parallel, then, once all are down, every
-logger drains its pipe and exits; the daemon exits as soon as the last one
-is gone. A second signal kills whatever still runs.
+svscan watches its root with inotify, so a new directory is started within
+moments and an idle daemon never wakes up; SIGALRM rescans at once, and
+where inotify is missing a rescan every `FALLBACK_SCAN` seconds stands in.
+``supervise DIR...`` is the same daemon over the directories it was given
+(`Scanner.fixed`): no scan, no log pipe, a released directory is not taken
+again, and the daemon exits once every one is released (111 if one was
+refused), as daemontools' supervise does.
+
+Both answer the same signals. Shutdown (SIGTERM, SIGINT, SIGPWR, or, in
+svscan, an ``essential`` service gone for good): every service down in
+parallel, then, once all are down, every logger drains its pipe and exits;
+the daemon exits as soon as the last one is gone. A second signal kills
+whatever still runs. SIGHUP re-executes the daemon, handing it every entry
+(same processes, nothing restarted); SIGUSR1 writes the state to stderr.
 """
 
 from __future__ import annotations
@@ -19,13 +27,13 @@ import os
 import signal
 import sys
 import time
-from typing import Any
 
 import attrs
 import trio
 
+from cmdline import exits
 from supervise import dump, handover, inotify, process, say, scan
-from supervise.entry import Entry
+from supervise.entry import Entry, Host
 from supervise.errtext import describe
 from supervise.readers import Readers
 from supervise.reaper import Reaper
@@ -48,10 +56,15 @@ _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGPWR)
 
 @attrs.define(eq=False)
 class Scanner:
-    """The daemon: scans `root` (already the working directory), supervises every entry."""
+    """The daemon: scans `root` (already the working directory), supervises every entry.
+
+    With `fixed` (``supervise DIR...``), supervises those directories instead,
+    and nothing else; `root` is then only the name of the working directory.
+    """
 
     root: str
     reexec_argv: list[str]
+    fixed: list[str] | None = None
     reaper: Reaper = attrs.field(factory=Reaper)
     readers: Readers = attrs.field(factory=Readers)
     entries: dict[scan.Key, Entry] = attrs.field(factory=dict)
@@ -63,14 +76,25 @@ class Scanner:
     _stop: trio.Event = attrs.field(factory=trio.Event)
     _inotify_fd: int | None = None
     _unreadable: set[str] = attrs.field(factory=set)
+    _host: Host = attrs.field(init=False)
+    # Shutting down, loggers stop once every service is down: counted, not searched for
+    # (at 1000 entries, a search per service gone would be a million steps).
+    _services_up: int = 0
+    _logs_let_go: bool = False
 
-    async def run(self, handed: list[dict[str, Any]] | None = None) -> int:
-        """Supervise the tree until shut down; the exit code."""
-        for data in handed or ():
-            entry = Entry.resume(
-                data, data["main"], data["log"], self.reaper, self.readers, self._final
-            )
-            self.entries[entry.key] = entry
+    @_host.default
+    def _make_host(self) -> Host:
+        return Host(
+            self.reaper, self.readers, on_final=self._final,
+            on_service_down=self._service_down, retake=self.fixed is None,
+        )
+
+    async def run(self, handed: handover.DaemonHandover | None = None) -> int:
+        """Supervise the tree until shut down (svscan) or released (supervise); the exit code."""
+        if handed is not None:
+            self.exit_code = handed.exit_code
+            for data in handed.entries:
+                self._register(Entry.resume(data, self._host))
         async with trio.open_nursery() as daemon:
             await daemon.start(self.reaper.run)
             await daemon.start(self.readers.run)
@@ -79,8 +103,12 @@ class Scanner:
                 self._nursery = entries
                 for entry in list(self.entries.values()):
                     entries.start_soon(self._run_entry, entry)
-                entries.start_soon(self._shutdown_when_told)
-                daemon.start_soon(self._watch)
+                if self.fixed is None:
+                    entries.start_soon(self._stop.wait)  # open until shut down, even if empty
+                    daemon.start_soon(self._watch)
+                elif handed is None:
+                    for index, path in enumerate(self.fixed):
+                        self._add((0, index), path, log=False)
             daemon.cancel_scope.cancel()
         if self._inotify_fd is not None:
             os.close(self._inotify_fd)
@@ -90,7 +118,7 @@ class Scanner:
 
     def rescan(self) -> None:
         """Start what is new, stop what is gone, follow renames."""
-        if self.stopping or self._nursery is None:
+        if self.stopping or self._nursery is None or self.fixed is not None:
             return
         unreadable: dict[str, OSError] = {}
         try:
@@ -113,7 +141,7 @@ class Scanner:
             self.entries[key].rename(name)
         for key, name in changes.added.items():
             if key not in self.entries:
-                self._add(key, name)
+                self._add(key, name, scan.has_log(name))
 
     def _say_unreadable(self, unreadable: dict[str, OSError]) -> None:
         """One line per root entry that cannot be stat'ed, as daemontools' svscan says it."""
@@ -123,7 +151,7 @@ class Scanner:
             self._faults.clear(f"stat {name}")
         self._unreadable = set(unreadable)
 
-    def _add(self, key: scan.Key, name: str) -> None:
+    def _add(self, key: scan.Key, name: str, log: bool) -> None:
         assert self._nursery is not None
         needed = FDS_BASE + FDS_PER_ENTRY * (len(self.entries) + 1)
         if process.raise_descriptor_limit(needed) < needed:
@@ -132,16 +160,18 @@ class Scanner:
                 "hard limit cannot be raised): services past the limit cannot be supervised",
             )
         try:
-            entry = Entry.create(
-                name, key, self.reaper, self.readers, self._final, scan.has_log(name)
-            )
+            entry = Entry.create(name, key, self._host, log)
         except OSError as error:
             text = f"unable to create a log pipe for {name}: {describe(error)}"
             self._faults.report("pipe", text)
             return
         self._faults.clear("pipe")
-        self.entries[key] = entry
+        self._register(entry)
         self._nursery.start_soon(self._run_entry, entry)
+
+    def _register(self, entry: Entry) -> None:
+        self.entries[entry.key] = entry
+        self._services_up += 1
 
     async def _run_entry(self, entry: Entry) -> None:
         try:
@@ -149,6 +179,10 @@ class Scanner:
         finally:
             if self.entries.get(entry.key) is entry:
                 del self.entries[entry.key]
+            if not entry.service_down:  # its task failed before it could say so
+                self._service_down(entry)
+            if entry.refused and self.fixed is not None:
+                self.exit_code = exits.TEMPORARY
             if entry.stopping and not self.stopping:
                 self.rescan()  # the same directory may be back already
 
@@ -181,17 +215,25 @@ class Scanner:
         for entry in list(self.entries.values()):
             entry.stop(force, logs_too=force)
         self._stop.set()
+        self._logs_may_stop_if_all_down()
 
-    async def _shutdown_when_told(self) -> None:
-        await self._stop.wait()
-        for entry in list(self.entries.values()):
-            await entry.main_done.wait()
-        for entry in list(self.entries.values()):
-            entry.let_logs_stop()
+    def _service_down(self, entry: Entry) -> None:
+        """An entry's service is down for good (each entry says so once)."""
+        self._services_up -= 1
+        self._logs_may_stop_if_all_down()
+
+    def _logs_may_stop_if_all_down(self) -> None:
+        """Shutting down: once every service is down, every logger drains and exits."""
+        if self.stopping and self._services_up <= 0 and not self._logs_let_go:
+            self._logs_let_go = True
+            for entry in list(self.entries.values()):
+                entry.let_logs_stop()
 
     def _final(self, entry: Entry, code: int) -> None:
         """A service went down for good: if it is essential, the whole tree goes down."""
-        if self.stopping or not os.path.exists(os.path.join(entry.name, ESSENTIAL)):
+        if self.fixed is not None or self.stopping:
+            return  # supervise DIR knows no essential service (daemontools' does not either)
+        if not os.path.exists(os.path.join(entry.name, ESSENTIAL)):
             return
         say.line("info", f"essential service {entry.name} is down for good (exit {code}): "
                  "shutting down")
@@ -243,9 +285,11 @@ class Scanner:
         """
         for entry in self.entries.values():
             entry.settle()
-        exported = [entry.export() for entry in self.entries.values()]
+        exported = handover.DaemonHandover(
+            tuple(entry.export() for entry in self.entries.values()), self.exit_code
+        )
         failure = handover.reexec(
-            self.reexec_argv, handover.encode(exported), handover.descriptors(exported)
+            self.reexec_argv, handover.encode(exported), exported.descriptors()
         )
         say.line("alert", f"unable to re-execute on SIGHUP, still running: {failure}")
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 from cmdline import exits, out
-from supervise import say
+from supervise import process, say
 
 PROG = "svscan"
 USAGE = "svscan [-s] [dir]"
@@ -41,10 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(root: str, subreaper: bool, reexec_argv: list[str]) -> int:
-    import trio  # only the daemon pays for trio
-
-    from supervise import fsio, handover, process
-    from supervise.svscan import Scanner
+    from supervise import daemon, handover  # only the daemon pays for trio
 
     payload = handover.receive()
     try:
@@ -58,15 +56,7 @@ def _run(root: str, subreaper: bool, reexec_argv: list[str]) -> int:
         except OSError as error:
             say.warning(out.unable("become a subreaper", error))
     process.raise_descriptor_limit()
-    handed = None
-    if payload is not None:
-        try:
-            handed = handover.decode(payload)
-        except (ValueError, KeyError, TypeError) as error:
-            say.warning(f"unable to read the state handed over on SIGHUP: {error}")
-    fsio.close_inherited_fds()
-    scanner = Scanner(root, reexec_argv)
-    process.exit_now(trio.run(scanner.run, handed))
+    return daemon.serve(root, reexec_argv, payload)
 
 
 def _handover_command(args: list[str]) -> list[str]:
@@ -80,5 +70,10 @@ def _usage(why: str) -> int:
     return exits.USAGE
 
 
+def entry() -> NoReturn:
+    """The console script: `main`, then exit at once (see `process.exit_now`)."""
+    process.exit_now(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

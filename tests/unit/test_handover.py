@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,13 @@ from hypothesis import strategies as st
 
 from supervise import handover, machine
 from supervise.handover import (
-    Adopted,
     CannotExec,
+    DaemonHandover,
+    EntryHandover,
+    ServiceHandover,
     check_program,
     command_line,
     decode,
-    descriptors,
     encode,
 )
 from supervise.machine import Phase, State, Timer
@@ -33,46 +35,45 @@ from supervise.status import Want
 
 NOW = 1_795_282_400.25
 
-RUNNING = Adopted(
+RUNNING = ServiceHandover(
     fds={"lock": 7, "control": 8, "ok": 9},
     state=State(
         phase=Phase.RUN, want=Want.DOWN, paused=True, term_sent=True, exiting=False,
         failed=False, ready=True, start_pending=False, pid=4242, stamp=NOW - 30,
         ready_stamp=NOW - 29.5, last_start=NOW - 30, spawn_failures=0, last_exit=(None, 15),
+        starts=3, notify=True,
     ),
     timers={Timer.KILL: 1.25},
-    notify=True,
     ready_fd=12,
-    starts=3,
+    identity=(2049, 77),
 )
 #: Every default: nothing ever happened (None in each optional field).
-FRESH = Adopted(
-    fds={"lock": 20}, state=State(), timers={}, notify=False, ready_fd=None, starts=0
+FRESH = ServiceHandover(
+    fds={"lock": 20}, state=State(), timers={}, ready_fd=None
 )
-FINISHING = Adopted(
+FINISHING = ServiceHandover(
     fds={"lock": 13, "control": 14, "ok": 15},
     state=State(
         phase=Phase.FINISH, want=Want.ONCE, exiting=True, failed=True, start_pending=True,
         pid=4343, stamp=NOW, last_start=NOW - 2, spawn_failures=4, last_exit=(3, 0),
+        starts=17, quiet=True, write_failures=2,
     ),
     timers={Timer.FINISH: 4.5, Timer.START: 0.0, Timer.KILL: -0.5},
-    notify=False,
     ready_fd=None,
-    starts=17,
 )
 
 
-def entry(name: str, main: Adopted | None, log: Adopted | None,
-          pipe: list[int] | None) -> dict[str, Any]:
-    """An entry as `Entry.export` makes it, with JSON's shapes (lists, not tuples)."""
-    return {"name": name, "key": [2049, 1234567], "pipe": pipe, "main": main, "log": log}
+def entry(name: str, main: ServiceHandover | None, log: ServiceHandover | None,
+          pipe: tuple[int, int | None] | None) -> EntryHandover:
+    return EntryHandover(name, (2049, 1234567), pipe, main, log)
 
 
-TREE = [
-    entry("web", RUNNING, FINISHING, [5, 6]),
+TREE = DaemonHandover((
+    entry("web", RUNNING, FINISHING, (5, 6)),
     entry("idle", FRESH, None, None),
-    entry("refused", None, None, [30, 31]),
-]
+    entry("refused", None, None, (30, 31)),
+    entry("draining", None, FRESH, (40, None)),  # write end closed: the logger drains
+))
 
 
 # --- encode / decode ------------------------------------------------------------------
@@ -82,20 +83,35 @@ def test_round_trip_keeps_every_entry_and_service() -> None:
     assert decode(encode(TREE)) == TREE
 
 
+def test_round_trip_keeps_the_exit_code() -> None:
+    tree = DaemonHandover(TREE.entries, exit_code=111)
+    assert decode(encode(tree)).exit_code == 111
+
+
+def test_records_are_frozen() -> None:
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        TREE.entries[0].name = "other"  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        RUNNING.ready_fd = 4  # type: ignore[misc]
+
+
 def test_round_trip_keeps_types() -> None:
-    web, idle, refused = decode(encode(TREE))
-    main, log = web["main"], web["log"]
-    assert isinstance(main, Adopted) and isinstance(log, Adopted)
+    web, idle, refused, draining = decode(encode(TREE)).entries
+    assert draining.pipe == (40, None)
+    main, log = web.main, web.log
+    assert isinstance(main, ServiceHandover) and isinstance(log, ServiceHandover)
     assert main.state.phase is Phase.RUN and main.state.want is Want.DOWN
     assert log.state.phase is Phase.FINISH and log.state.want is Want.ONCE
     assert main.state.last_exit == (None, 15) and isinstance(main.state.last_exit, tuple)
     assert log.state.last_exit == (3, 0) and isinstance(log.state.last_exit, tuple)
+    assert main.identity == (2049, 77) and isinstance(main.identity, tuple)
     assert set(log.timers) == {Timer.FINISH, Timer.START, Timer.KILL}
     assert all(isinstance(left, float) for left in log.timers.values())
-    assert idle["main"].state.last_exit is None and idle["main"].state.ready_stamp is None
-    assert idle["main"].state.last_start is None and idle["main"].ready_fd is None
-    assert refused["main"] is None and refused["log"] is None and refused["pipe"] == [30, 31]
-    assert (web["name"], web["key"], web["pipe"]) == ("web", [2049, 1234567], [5, 6])
+    assert idle.main is not None and idle.main.state.last_exit is None
+    assert idle.main.state.ready_stamp is None
+    assert idle.main.state.last_start is None and idle.main.ready_fd is None
+    assert refused.main is None and refused.log is None and refused.pipe == (30, 31)
+    assert (web.name, web.key, web.pipe) == ("web", (2049, 1234567), (5, 6))
 
 
 def test_encoding_is_json_with_enums_by_name() -> None:
@@ -108,7 +124,7 @@ def test_encoding_is_json_with_enums_by_name() -> None:
 
 
 def test_empty_tree_round_trips() -> None:
-    assert decode(encode([])) == []
+    assert decode(encode(DaemonHandover())) == DaemonHandover()
 
 
 @pytest.mark.parametrize(
@@ -136,6 +152,38 @@ def test_decode_refuses_a_wrong_version_even_with_good_entries() -> None:
         decode(json.dumps(good).encode())
 
 
+# --- tolerance: the two images may differ by a State field --------------------------------
+
+
+def _with_state(change: Any) -> bytes:
+    """The encoded TREE, with `change` applied to the first service's state dict."""
+    data = json.loads(encode(TREE))
+    change(data["entries"][0]["main"]["state"])
+    return json.dumps(data).encode()
+
+
+def test_a_state_field_missing_from_the_payload_takes_its_default() -> None:
+    payload = _with_state(lambda state: (state.pop("spawn_failures"), state.pop("ready_stamp")))
+    main = decode(payload).entries[0].main
+    assert main is not None
+    assert main.state == attrs.evolve(RUNNING.state, spawn_failures=0, ready_stamp=None)
+
+
+def test_an_unknown_state_field_is_dropped() -> None:
+    payload = _with_state(lambda state: state.update(runs=7, write_backoff=[1, 2]))
+    assert decode(payload) == TREE
+
+
+def test_an_empty_state_is_the_default_state() -> None:
+    assert handover.decode_state({}) == State()
+
+
+def test_a_payload_without_exit_code_means_0() -> None:
+    data = json.loads(encode(TREE))
+    del data["exit_code"]
+    assert decode(json.dumps(data).encode()).exit_code == 0
+
+
 # --- property: any State crosses the exec unchanged --------------------------------------
 
 finite = st.floats(allow_nan=False, allow_infinity=False)
@@ -155,30 +203,33 @@ states = st.builds(
     last_start=st.none() | finite,
     spawn_failures=st.integers(0, 1000),
     last_exit=st.none() | st.tuples(st.none() | st.integers(0, 255), st.integers(0, 64)),
+    starts=st.integers(0, 1 << 31),
+    notify=st.booleans(),
+    quiet=st.booleans(),
+    write_failures=st.integers(0, 1000),
 )
-adopteds = st.builds(
-    Adopted,
+services = st.builds(
+    ServiceHandover,
     fds=st.dictionaries(st.sampled_from(["lock", "control", "ok"]), st.integers(3, 1 << 20)),
     state=states,
     timers=st.dictionaries(st.sampled_from(Timer), finite),
-    notify=st.booleans(),
     ready_fd=st.none() | st.integers(3, 1 << 20),
-    starts=st.integers(0, 1 << 31),
+    identity=st.none() | st.tuples(st.integers(0, 1 << 40), st.integers(0, 1 << 40)),
 )
+pipes = st.none() | st.tuples(st.integers(3, 1 << 20), st.none() | st.integers(3, 1 << 20))
 
 
-@given(main=st.none() | adopteds, log=st.none() | adopteds,
-       pipe=st.none() | st.lists(st.integers(3, 1 << 20), min_size=2, max_size=2))
-def test_any_service_round_trips(main: Adopted | None, log: Adopted | None,
-                                 pipe: list[int] | None) -> None:
-    tree = [entry("svc", main, log, pipe)]
+@given(main=st.none() | services, log=st.none() | services, pipe=pipes)
+def test_any_service_round_trips(main: ServiceHandover | None, log: ServiceHandover | None,
+                                 pipe: tuple[int, int | None] | None) -> None:
+    tree = DaemonHandover((entry("svc", main, log, pipe),))
     assert decode(encode(tree)) == tree
 
 
-@given(adopteds)
-def test_adopted_codec_round_trips(adopted: Adopted) -> None:
-    assert handover.decode_adopted(json.loads(json.dumps(handover.encode_adopted(adopted)))) \
-        == adopted
+@given(services)
+def test_service_codec_round_trips(service: ServiceHandover) -> None:
+    assert handover.decode_service(json.loads(json.dumps(handover.encode_service(service)))) \
+        == service
 
 
 # --- descriptors ---------------------------------------------------------------------------
@@ -186,17 +237,33 @@ def test_adopted_codec_round_trips(adopted: Adopted) -> None:
 
 def test_descriptors_lists_every_fd_of_the_tree() -> None:
     # web: pipe 5 6, main lock/control/ok 7 8 9 + ready 12, log 13 14 15; idle: lock 20;
-    # refused: pipe 30 31
-    assert sorted(descriptors(TREE)) == [5, 6, 7, 8, 9, 12, 13, 14, 15, 20, 30, 31]
+    # refused: pipe 30 31; draining: read end 40, lock 20 (FRESH again)
+    assert sorted(TREE.descriptors()) == [5, 6, 7, 8, 9, 12, 13, 14, 15, 20, 20, 30, 31, 40]
 
 
 def test_descriptors_after_decode_are_the_same() -> None:
-    assert sorted(descriptors(decode(encode(TREE)))) == sorted(descriptors(TREE))
+    assert sorted(decode(encode(TREE)).descriptors()) == sorted(TREE.descriptors())
 
 
 def test_descriptors_of_nothing() -> None:
-    assert descriptors([]) == []
-    assert descriptors([entry("gone", None, None, None)]) == []
+    assert DaemonHandover().descriptors() == []
+    assert DaemonHandover((entry("gone", None, None, None),)).descriptors() == []
+
+
+# --- purity ---------------------------------------------------------------------------------
+
+
+def test_handover_module_does_not_import_trio() -> None:
+    """The records and the codec are pure: importing them loads no trio (nor supervise.service)."""
+    probe = (
+        "import sys, supervise.handover; "
+        "print(sorted(m for m in sys.modules if m == 'trio' or m.startswith('trio.') "
+        "or m == 'supervise.service'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
 
 
 # --- command_line ------------------------------------------------------------------------
@@ -335,10 +402,12 @@ def test_receive_reads_and_forgets_the_payload(monkeypatch: pytest.MonkeyPatch) 
         os.fstat(fd)
 
 
-def test_state_fields_are_all_known_to_the_codec() -> None:
-    """A new State field of enum type needs an entry in the codec's enum table."""
-    enum_fields = {
+def test_every_enum_field_of_state_round_trips_by_name() -> None:
+    """A State field of enum type is encoded by name and decoded to the same member."""
+    enum_fields = [
         field.name for field in attrs.fields(machine.State)
         if isinstance(getattr(State(), field.name), (Phase, Want))
-    }
-    assert enum_fields == set(handover._ENUMS)
+    ]
+    encoded = handover.encode_state(State())
+    assert enum_fields and all(isinstance(encoded[name], str) for name in enum_fields)
+    assert handover.decode_state(encoded) == State()
