@@ -25,6 +25,7 @@ from ci_guard import (
     load_hypothesis_profile,
     pytest_runtest_makereport,  # noqa: F401  (the hook, made ours)
 )
+from cmdline import out
 from supervise.process import become_subreaper
 from support import SVSCAN, Daemon, cmdline, descendants
 
@@ -45,6 +46,15 @@ def _reap_zombies(pids: set[int]) -> None:
             os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
             pass
+
+
+@pytest.fixture(autouse=True)
+def program_name() -> Iterator[None]:
+    """A command's main names the program its messages carry (`cmdline.out.begin`); the next
+    test starts with the name this one found."""
+    before = out.program()
+    yield
+    out.begin(before)
 
 
 @pytest.fixture(autouse=True)

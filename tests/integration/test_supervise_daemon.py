@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from supervise import cli, say, svscan_cli
+from supervise import cli, svscan_cli
 from supervise.handover import ENV
 from supervise.status import RunState, Want
 from support import (
@@ -169,9 +169,8 @@ def test_supervise_main_usage_error_returns_100(
 
 @pytest.mark.parametrize("argv", [["-q"], ["one", "two"]], ids=["option", "two-roots"])
 def test_svscan_main_usage_error_returns_100(
-    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(say, "PROG", say.PROG)  # svscan's main renames the program
     assert svscan_cli.main(argv) == 100
     assert "svscan: usage: svscan [-s] [dir]" in capsys.readouterr().err
 
@@ -179,7 +178,6 @@ def test_svscan_main_usage_error_returns_100(
 def test_svscan_main_returns_111_when_the_root_is_missing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(say, "PROG", say.PROG)
     monkeypatch.delenv(ENV, raising=False)
     assert svscan_cli.main([str(tmp_path / "missing")]) == 111
     assert "svscan: fatal: unable to chdir" in capsys.readouterr().err
