@@ -6,11 +6,10 @@ nothing is left: no zombie stays, and no other code calls ``wait`` and steals
 a status. A pid we did not start (an orphan, when we are a subreaper or PID 1)
 is reaped and dropped.
 
-Children are started with ``posix_spawn``: no shell, no Python in the child,
-all signal dispositions reset to default, an empty signal mask, a new session
-unless asked otherwise. ``posix_spawn`` has no chdir action, so the daemon
-fchdir()s into the service directory around the call and back: the trio
-thread is the only one that uses the working directory.
+Children are started by `supervise.spawn`: libc's ``posix_spawn``, no shell,
+no Python in the child, every signal disposition default (glibc's own two
+included), an empty signal mask, a new session unless asked otherwise, the
+service directory as the working directory.
 """
 
 from __future__ import annotations
@@ -22,11 +21,7 @@ from collections.abc import Callable
 import attrs
 import trio
 
-from supervise import say
-
-#: Signals reset to their default action in every child (SIGPIPE is ignored
-#: by Python, and a shell that started us in the background ignores INT/QUIT).
-_DEFAULT_SIGNALS = frozenset(signal.Signals) - {signal.SIGKILL, signal.SIGSTOP}
+from supervise import say, spawn
 
 ExitCallback = Callable[[int], None]
 
@@ -35,10 +30,10 @@ ExitCallback = Callable[[int], None]
 class Reaper:
     """Spawns children and dispatches each exit status to the callback given at spawn."""
 
-    home_fd: int = attrs.field(factory=lambda: os.open(".", os.O_RDONLY | os.O_CLOEXEC))
-    #: The children's environment, taken once: converting ``os.environ`` costs a
-    #: fifth of each spawn, and the daemon never changes its environment.
-    environment: dict[bytes, bytes] = attrs.field(factory=lambda: dict(os.environb))
+    #: The children's environment, taken once (the daemon never changes its own).
+    environment: spawn.Environment = attrs.field(
+        factory=lambda: spawn.Environment(os.environb)
+    )
     _waiting: dict[int, ExitCallback] = attrs.field(factory=dict)
 
     def spawn(
@@ -57,20 +52,7 @@ class Reaper:
         `on_exit` gets the wait status once, from the trio thread. Raises
         OSError if the program cannot be executed (posix_spawn reports it).
         """
-        actions = [(os.POSIX_SPAWN_DUP2, ours, theirs) for theirs, ours in (fds or {}).items()]
-        os.fchdir(dir_fd)
-        try:
-            pid = os.posix_spawn(
-                program,
-                [program, *args],
-                self.environment,
-                file_actions=actions,
-                setsid=setsid,
-                setsigdef=_DEFAULT_SIGNALS,
-                setsigmask=(),
-            )
-        finally:
-            os.fchdir(self.home_fd)
+        pid = spawn.spawn(dir_fd, program, args, self.environment, setsid=setsid, fds=fds)
         self._waiting[pid] = on_exit
         return pid
 

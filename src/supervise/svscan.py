@@ -313,7 +313,6 @@ class Scanner:
                 known[entry.log_out] = f"{entry.name}: log pipe, write end"
         if self._inotify_fd is not None:
             known[self._inotify_fd] = f"inotify watch on {self.root}"
-        known[self.reaper.home_fd] = f"{self.root} (working directory)"
         known[self.readers.fileno()] = "epoll set of every control FIFO and readiness pipe"
         lines += dump.descriptor_lines(known)
         for text in lines:
