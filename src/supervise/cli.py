@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 from cmdline import exits, out
 from supervise import process
-
-TYPE_CHECKING = False  # typing costs the daemon's first pass its import time
-if TYPE_CHECKING:
-    from typing import NoReturn
 
 PROG = "supervise"
 USAGE = "supervise dir [dir ...]"
@@ -36,25 +33,22 @@ def main(argv: list[str] | None = None) -> int:
     if not args:
         out.say(f"{PROG}: usage: {USAGE}")
         return exits.USAGE
-    from supervise import prestart, reexec
+    from supervise import daemon, handover  # only the daemon pays for trio
 
-    payload = reexec.receive()
+    payload = handover.receive()
     try:
         here = os.getcwd()
     except OSError:
         here = "."
     try:
-        reexec_argv = reexec.command_line(
+        reexec_argv = handover.command_line(
             list(sys.orig_argv), sys.executable, [os.path.abspath(path) for path in args],
             given=len(sys.argv) - 1,
         )
     except ValueError as error:
         out.say(f"{PROG}: usage: {USAGE} ({error})")
         return exits.USAGE
-    first = None if payload is not None else prestart.begin(args)
-    from supervise import daemon  # only the daemon pays for trio, once the services run
-
-    return daemon.serve(here, reexec_argv, payload, fixed=args, first=first)
+    return daemon.serve(here, reexec_argv, payload, fixed=args)
 
 
 def entry() -> NoReturn:

@@ -11,24 +11,20 @@ from __future__ import annotations
 
 import os
 import stat
+from typing import TypeAlias
 
-from supervise.value import Value
+import attrs
 
-Key = tuple[int, int]
+Key: TypeAlias = tuple[int, int]
 
 
-class Changes(Value):
+@attrs.frozen
+class Changes:
     """What a scan found different: names to start, keys to stop, keys renamed."""
 
-    __slots__ = ("added", "removed", "renamed")
     added: dict[Key, str]
     removed: frozenset[Key]
     renamed: dict[Key, str]
-
-    def __init__(
-        self, added: dict[Key, str], removed: frozenset[Key], renamed: dict[Key, str]
-    ) -> None:
-        self._set(added=added, removed=removed, renamed=renamed)
 
 
 def list_root(

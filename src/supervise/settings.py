@@ -12,14 +12,11 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable
+from typing import TypeVar
 
 from supervise.errtext import describe
 
-TYPE_CHECKING = False  # typing costs the daemon's first pass its import time
-if TYPE_CHECKING:
-    from typing import TypeVar
-
-    T = TypeVar("T")
+T = TypeVar("T")
 
 #: s6's default for timeout-finish, in milliseconds.
 DEFAULT_FINISH_MS = 5000
