@@ -1,0 +1,203 @@
+"""Start-up of ``supervise DIR`` beside daemontools' supervise, and control after a SIGHUP.
+
+Why: most installations run a handful of services, and a supervisor that takes ten times
+as long as daemontools' to have its one ./run running is felt at every boot; and a SIGHUP
+(a new version of the daemon, or an operator's reload) must not leave the services deaf to
+``svc`` for long. So this measures, side by side in one run (rounds interleaved):
+
+- ``supervise DIR`` alone on one directory (as daemontools' svscan runs it): from just
+  before the supervisor is spawned until its child has exec'd ``sleep``, ours
+  (``python -m supervise.cli``) against Debian's ``/usr/bin/supervise``. Polled on
+  /proc/PID/task/PID/children every 0.2 ms;
+- our svscan on N services (default 100): a ``d`` written into one service's ``control``
+  right after SIGHUP, until its ``sleep`` is gone (the new image applied it); the same
+  ``d`` without the SIGHUP, as the reference; and whether any other service was
+  restarted across all the SIGHUPs (pids compared: the answer must be none).
+
+Goals (issue 18): ``supervise DIR`` at most 2x daemontools'; ``d`` after SIGHUP under
+100 ms at 100 services. The report prints the figures and exits 0 either way.
+
+    python -m benchmarks.startup [--rounds 20] [--services 100] [--output FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks import procs, timing
+
+RUN = "#!/bin/sh\nexec sleep 100000\n"
+DAEMONTOOLS = "/usr/bin/supervise"
+POLL_S = 0.0002
+TIMEOUT_S = 20.0
+OURS = [sys.executable, "-m", "supervise.cli"]
+SVSCAN = [sys.executable, "-m", "supervise.svscan_cli"]
+DEFAULT_OUTPUT = Path(__file__).parent / "results" / "startup.md"
+
+
+def make_service(path: Path) -> None:
+    path.mkdir(parents=True)
+    (path / "run").write_text(RUN)
+    (path / "run").chmod(0o755)
+
+
+def children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(word) for word in f.read().split()]
+    except OSError:
+        return []
+
+
+def comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def wait_for(check: object, what: str) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(POLL_S)
+
+
+def supervise_once(argv: list[str], service: Path, output: int) -> float:
+    """Milliseconds from spawn until the supervisor's child runs ``sleep``; then all killed."""
+    shutil.rmtree(service / "supervise", ignore_errors=True)
+    start = time.perf_counter()
+    pid = procs.spawn([*argv, str(service)], output)
+    try:
+        wait_for(lambda: any(comm(child) == "sleep" for child in children(pid)), "./run")
+        return (time.perf_counter() - start) * 1000
+    finally:
+        procs.kill_descendants()
+
+
+def services_sleep(scanner: int) -> dict[int, int]:
+    """{sleep pid: its supervisor-side parent} under `scanner` (ours: the scanner itself)."""
+    return {child: scanner for child in children(scanner) if comm(child) == "sleep"}
+
+
+def write_control(service: Path, data: bytes) -> None:
+    fd = os.open(service / "supervise" / "control", os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def status_pid(service: Path) -> int:
+    try:
+        data = (service / "supervise" / "status").read_bytes()
+    except OSError:
+        return 0
+    return int.from_bytes(data[12:16], "little") if len(data) >= 18 else 0
+
+
+def down_after(scanner: int, service: Path, hup: bool) -> float:
+    """`d` to `service` (right after SIGHUP if `hup`): ms until its pid is gone; then `u`."""
+    pid = status_pid(service)
+    assert pid and comm(pid) == "sleep", f"{service} is not up"
+    start = time.perf_counter()
+    if hup:
+        os.kill(scanner, signal.SIGHUP)
+    write_control(service, b"d")
+    wait_for(lambda: pid not in children(scanner), f"{service} down")
+    elapsed = (time.perf_counter() - start) * 1000
+    write_control(service, b"u")
+    wait_for(lambda: status_pid(service) not in (0, pid) and comm(status_pid(service)) == "sleep",
+             f"{service} up again")
+    return elapsed
+
+
+def hup_rounds(root: Path, services: int, rounds: int, output: int) -> dict[str, object]:
+    names = [root / f"s{number:04d}" for number in range(services)]
+    for path in names:
+        make_service(path)
+    scanner = procs.spawn([*SVSCAN, str(root)], output)
+    try:
+        wait_for(lambda: len(services_sleep(scanner)) == services, "every service up")
+        time.sleep(0.5)  # the daemon's own start-up is over
+        target = names[0]
+        others = {path: status_pid(path) for path in names[1:]}
+        plain, after_hup = [], []
+        for _ in range(rounds):
+            plain.append(down_after(scanner, target, hup=False))
+            after_hup.append(down_after(scanner, target, hup=True))
+        restarted = sum(status_pid(path) != pid for path, pid in others.items())
+        return {"plain": plain, "hup": after_hup, "restarted": restarted}
+    finally:
+        os.kill(scanner, signal.SIGTERM)
+        deadline = time.monotonic() + TIMEOUT_S
+        while procs.read_stat(scanner) and procs.read_stat(scanner).alive:  # type: ignore[union-attr]
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        procs.kill_descendants()
+
+
+def row(name: str, samples: list[float], reference: float | None) -> list[str]:
+    median = statistics.median(samples)
+    ratio = f"{median / reference:.2f}x" if reference else ""
+    return [name, f"{median:.1f}", f"{min(samples):.1f}-{max(samples):.1f}", ratio]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--services", type=int, default=100)
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    args = parser.parse_args(argv)
+    facts = timing.machine(sys.executable)
+    facts["bytecode"] = timing.compile_bytecode(sys.executable, "src")
+    facts["load average at start"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
+        log = os.open(Path(tmp) / "daemons.log", os.O_WRONLY | os.O_CREAT, 0o600)
+        ours_dir, theirs_dir = Path(tmp) / "ours", Path(tmp) / "theirs"
+        make_service(ours_dir)
+        make_service(theirs_dir)
+        ours, theirs = [], []
+        for number in range(args.rounds + 2):  # two warm-up rounds, not counted
+            mine = supervise_once(OURS, ours_dir, log)
+            peer = supervise_once([DAEMONTOOLS], theirs_dir, log)
+            if number >= 2:
+                ours.append(mine)
+                theirs.append(peer)
+        hups = hup_rounds(Path(tmp) / "tree", args.services, args.rounds, log)
+        os.close(log)
+    reference = statistics.median(theirs)
+    plain = statistics.median(hups["plain"])  # type: ignore[arg-type]
+    lines = ["# Start-up of supervise DIR, and control across a SIGHUP", ""]
+    lines += [f"- {key}: {value}" for key, value in facts.items()]
+    lines += [f"- rounds: {args.rounds} (after 2 warm-up rounds), interleaved", "",
+              "## `supervise DIR`: spawn until ./run has exec'd `sleep` (ms)", "",
+              timing.markdown_table(["supervisor", "median ms", "min-max", "vs daemontools"], [
+                  row("daemontools (C)", theirs, reference),
+                  row("ours", ours, reference)]), "",
+              f"## `d` right after SIGHUP, svscan on {args.services} services: "
+              "until the service's pid is gone (ms)", "",
+              timing.markdown_table(["case", "median ms", "min-max", "vs no SIGHUP"], [
+                  row("no SIGHUP", hups["plain"], plain),  # type: ignore[arg-type]
+                  row("right after SIGHUP", hups["hup"], plain)]), "",  # type: ignore[arg-type]
+              f"- other services restarted across {args.rounds} SIGHUPs: {hups['restarted']} "
+              "(must be 0)", ""]
+    text = "\n".join(lines)
+    print(text)
+    timing.publish(text, args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
