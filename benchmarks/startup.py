@@ -30,9 +30,11 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import procs, timing
+from benchmarks.clients import status_pid
 
 RUN = "#!/bin/sh\nexec sleep 100000\n"
 DAEMONTOOLS = "/usr/bin/supervise"
@@ -65,9 +67,9 @@ def comm(pid: int) -> str:
         return ""
 
 
-def wait_for(check: object, what: str) -> None:
+def wait_for(check: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + TIMEOUT_S
-    while not check():  # type: ignore[operator]
+    while not check():
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out waiting for {what}")
         time.sleep(POLL_S)
@@ -96,14 +98,6 @@ def write_control(service: Path, data: bytes) -> None:
         os.write(fd, data)
     finally:
         os.close(fd)
-
-
-def status_pid(service: Path) -> int:
-    try:
-        data = (service / "supervise" / "status").read_bytes()
-    except OSError:
-        return 0
-    return int.from_bytes(data[12:16], "little") if len(data) >= 18 else 0
 
 
 def down_after(scanner: int, service: Path, hup: bool) -> float:
@@ -140,12 +134,11 @@ def hup_rounds(root: Path, services: int, rounds: int, output: int) -> dict[str,
         return {"plain": plain, "hup": after_hup, "restarted": restarted}
     finally:
         os.kill(scanner, signal.SIGTERM)
-        deadline = time.monotonic() + TIMEOUT_S
-        while procs.read_stat(scanner) and procs.read_stat(scanner).alive:  # type: ignore[union-attr]
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.01)
-        procs.kill_descendants()
+        try:
+            wait_for(lambda: not getattr(procs.read_stat(scanner), "alive", False),
+                     "svscan's exit")
+        finally:
+            procs.kill_descendants()
 
 
 def row(name: str, samples: list[float], reference: float | None) -> list[str]:
@@ -194,7 +187,6 @@ def main(argv: list[str] | None = None) -> int:
               f"- other services restarted across {args.rounds} SIGHUPs: {hups['restarted']} "
               "(must be 0)", ""]
     text = "\n".join(lines)
-    print(text)
     timing.publish(text, args.output)
     return 0
 

@@ -316,6 +316,23 @@ def initial(now: float, down_file: bool) -> Transition:
     return Transition(started.state, (*started.actions, WriteStatus()))
 
 
+#: The setting file each timeout is read from (when armed, as s6 does), and its value in
+#: milliseconds when the file is absent: no timeout-kill, s6's 5 s for timeout-finish.
+TIMEOUT_SETTINGS = {Timer.KILL: ("timeout-kill", 0), Timer.FINISH: ("timeout-finish", 5000)}
+
+
+def timeout_delay(ms: int) -> float | None:
+    """Seconds until a timeout of `ms` milliseconds fires; None for 0, which means never."""
+    return ms / 1000 if ms else None
+
+
+def watched_after_handover(state: State) -> bool:
+    """Whether a re-executed daemon must watch the process of `state` again: a running
+    ./run (one not its child, taken back after a kill -9, through a pidfd). A ./finish
+    is left to end on its own, as `may_adopt` leaves it."""
+    return state.pid > 0 and state.phase is Phase.RUN
+
+
 def may_adopt(record: Status | None) -> bool:
     """Whether the status a dead supervisor left names a ./run that may still run.
 

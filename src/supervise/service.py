@@ -300,7 +300,7 @@ class Service:
     def _claim_after_handover(self) -> None:
         """After a re-exec: a ./run taken back by `_begin` is not our child; watch it again."""
         pid, run = self.state.pid, self.state.starts
-        if pid <= 0 or self.state.phase is not machine.Phase.RUN or is_child(pid):
+        if not machine.watched_after_handover(self.state) or is_child(pid):
             return
         try:
             with self._directory() as service_fd:
@@ -376,16 +376,12 @@ class Service:
             return False
 
     def _arm_timeout(self, timer: machine.Timer) -> None:
-        if timer is machine.Timer.KILL:
-            ms = self._read_setting("timeout-kill", settings.parse_ms, 0)
-        else:
-            ms = self._read_setting(
-                "timeout-finish", settings.parse_ms, settings.DEFAULT_FINISH_MS
-            )
-        if ms:
-            self._timers[timer] = trio.current_time() + ms / 1000
-        else:
+        name, default = machine.TIMEOUT_SETTINGS[timer]
+        delay = machine.timeout_delay(self._read_setting(name, settings.parse_ms, default))
+        if delay is None:
             self._timers.pop(timer, None)
+        else:
+            self._timers[timer] = trio.current_time() + delay
 
     def _read_setting(self, name: str, parse: Callable[[str], T], default: T) -> T:
         """`_setting` with the directory opened for the one read."""

@@ -18,8 +18,6 @@ from supervise.errtext import describe
 
 T = TypeVar("T")
 
-#: s6's default for timeout-finish, in milliseconds.
-DEFAULT_FINISH_MS = 5000
 #: A setting file larger than this is garbage, not a number.
 _MAX_SIZE = 256
 

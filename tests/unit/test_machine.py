@@ -1235,3 +1235,25 @@ def test_status_files_leave_out_an_empty_xstatus() -> None:
     assert files["status"] == pack(status_of(RUNNING))
     assert files["pid"] == f"{RUN_PID}\n".encode()
     assert unpack_extra(files["xstatus"]).flags == ExtraFlag.EXITED
+
+
+# --- what the driver asks the machine about timeouts and handovers ---------------------
+
+
+def test_timeout_settings_and_their_defaults() -> None:
+    assert machine.TIMEOUT_SETTINGS == {
+        Timer.KILL: ("timeout-kill", 0), Timer.FINISH: ("timeout-finish", 5000),
+    }
+    assert machine.timeout_delay(0) is None  # absent or 0: never
+    assert machine.timeout_delay(1500) == 1.5
+
+
+@pytest.mark.parametrize(
+    ("phase", "pid", "watched"),
+    [(Phase.RUN, 42, True), (Phase.FINISH, 42, False), (Phase.DOWN, 0, False),
+     (Phase.RUN, 0, False)],
+)
+def test_only_a_running_run_is_watched_after_a_handover(
+    phase: Phase, pid: int, watched: bool
+) -> None:
+    assert machine.watched_after_handover(State(phase=phase, pid=pid)) is watched
