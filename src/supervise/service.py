@@ -130,11 +130,12 @@ class Service:
                     self._inbox.append(machine.TimerDue(timer))
 
     def settle(self) -> None:
-        """Apply every input received so far (also before a handover: the state is complete)."""
-        while self._inbox and not self._exited:
-            event = self._inbox.pop(0)
+        """Apply every input received so far, as one burst (also before a handover: the state
+        is complete). The status files are written once, at its end: the commands of one
+        read of ``control`` (up to 4 KiB of them) cost one write, not one each."""
+        if self._inbox and not self._exited:
             with self._burst():
-                self._apply(self._step(event))
+                self._apply(None)
 
     def shutdown(self, force: bool = False) -> None:
         """Ask the service to go down and the directory to be released (daemon SIGTERM)."""
@@ -172,28 +173,37 @@ class Service:
             warning(f"{self.path}: internal error on {event!r}: {error!r}")
             return machine.Transition(self.state)
 
-    def _apply(self, transition: machine.Transition, supervise_fd: int | None = None) -> None:
-        """Carry out `transition` and step through what its actions lead to, in order.
+    def _apply(
+        self, transition: machine.Transition | None, supervise_fd: int | None = None
+    ) -> None:
+        """Carry out `transition`, then every queued input, stepping through what each
+        action leads to, in order.
 
-        An action's outcome (a spawn's pid, a write's success) is the next input.
-        The status files are written once, when nothing more is queued: a start
-        is one write, not one for the ``u`` and one for the pid.
+        An action's outcome (a spawn's pid, a write's success) is the next input,
+        before any queued one. The status files are written once, when nothing
+        more is queued: a start is one write, not one for the ``u`` and one for
+        the pid, and a read of control bytes is one write, not one per byte.
         """
         outcomes: list[machine.Event] = []
         write = False
         while True:
-            self.state = transition.state
-            for action in transition.actions:
-                if isinstance(action, machine.WriteStatus):
-                    write = True
-                elif (outcome := self._do(action)) is not None:
-                    outcomes.append(outcome)
-            if not outcomes and write:
+            if transition is not None:
+                self.state = transition.state
+                for action in transition.actions:
+                    if isinstance(action, machine.WriteStatus):
+                        write = True
+                    elif (outcome := self._do(action)) is not None:
+                        outcomes.append(outcome)
+            if outcomes:
+                event = outcomes.pop(0)
+            elif self._inbox and not self._exited:
+                event = self._inbox.pop(0)
+            elif write:
                 write = False
-                outcomes.append(self._write_status(supervise_fd))
-            if not outcomes:
+                event = self._write_status(supervise_fd)
+            else:
                 return
-            transition = self._step(outcomes.pop(0))
+            transition = self._step(event)
 
     def _do(self, action: machine.Action) -> machine.Event | None:
         try:
@@ -410,13 +420,19 @@ class Service:
     # --- readers -----------------------------------------------------------------
 
     def _read_control(self, fd: int) -> None:
-        """Turn the control bytes there are into inputs, in the order they were written."""
+        """Turn the control bytes there are into inputs, in the order they were written.
+
+        One read (up to 4 KiB) is one burst of steps with one status write (`settle`), and
+        then the other services run: a FIFO flooded with garbage delays no one else.
+        """
         try:
             data = os.read(fd, 4096)
         except BlockingIOError:
             return
-        for command in control.parse(data):
-            self._post(machine.Control(command))
+        commands = control.parse(data)
+        if commands:
+            self._inbox.extend(machine.Control(command) for command in commands)
+            self._doorbell.unpark_all()
 
     # --- status files --------------------------------------------------------------
 

@@ -26,7 +26,8 @@ docstring rather than from the code:
   retry (and then a timer is armed to write them);
 - ``GoneForGood`` comes exactly when a run (and its finish) ended and nothing
   will start it again, with that run's exit code;
-- control bytes split across reads at any point give the same commands.
+- control bytes split across reads at any point give the same commands, and the
+  commands of one read applied as one burst (one status write) keep every promise.
 
 The model of the world is the daemon's driver: Spawn/SpawnFinish are answered
 at once (Spawned or SpawnFailed, FinishSpawned or FinishExited(None)), status
@@ -216,16 +217,20 @@ class World:
 
     # --- the driver -------------------------------------------------------------------------
 
-    def feed(self, event: Event, write: bool = False) -> list[Action]:
-        """Step `event` and everything it leads to (as `Service._apply`); every action taken.
+    def feed(self, event: Event, *queued: Event, write: bool = False) -> list[Action]:
+        """Step `event`, then each of `queued`, and everything they lead to (as
+        `Service._apply`: an action's outcome before the next queued input, nothing after
+        Exit); every action taken.
 
-        The status is written once the burst is over, if a step asked for it.
+        The status is written once the burst is over, if a step asked for it: the
+        commands of one read of ``control`` are one burst.
         """
         assert not self.exited, "the driver feeds nothing after Exit"
         pending = [event]
+        inbox = list(queued)
         taken: list[Action] = []
-        while pending:
-            current = pending.pop(0)
+        while pending or (inbox and not self.exited):
+            current = pending.pop(0) if pending else inbox.pop(0)
             before = self.state
             transition = step(before, current, self.now)
             self.history.append(f"{current} @{self.now - NOW:.3f} -> {transition.actions}")
@@ -235,7 +240,7 @@ class World:
             taken += transition.actions
             write = write or WriteStatus() in transition.actions
             pending += self._carry_out_all(before, transition.actions)
-            if not pending and write:
+            if not pending and (not inbox or self.exited) and write:
                 write = False
                 pending.append(self._write())
         self.check_state()
@@ -530,7 +535,8 @@ def test_control_bytes_in_any_chunks_drive_the_machine(
     data: st.DataObject, written: bytes, cuts: list[int]
 ) -> None:
     """Arbitrary bytes read in arbitrary pieces: the same commands, each a known one, in order;
-    fed to a running service, every step keeps the model's promises."""
+    fed to a running service a piece (one read) per burst, every step keeps the model's
+    promises and the files written at the end of each burst show the state."""
     points = sorted({0, len(written), *(min(cut, len(written)) for cut in cuts)})
     pieces = [written[a:b] for a, b in zip(points, points[1:], strict=False)]
     commands = [command for piece in pieces for command in control.parse(piece)]
@@ -539,9 +545,12 @@ def test_control_bytes_in_any_chunks_drive_the_machine(
     letters = {command.value[0] for command in Command}
     assert len(commands) == sum(byte in letters for byte in written)
     world = World.begin(data.draw, down_file=False)
-    for command in commands:
+    for piece in pieces:
+        batch = [Control(command) for command in control.parse(piece)]
         if world.exited:
             break
-        world.command(command, data.draw(elapsed))
-        if world.alive is not Phase.DOWN and data.draw(st.integers(0, 3)) == 0:
+        if batch:  # one read: one burst, one status write at its end
+            world.now += data.draw(elapsed)
+            world.feed(*batch)
+        if not world.exited and world.alive is not Phase.DOWN and data.draw(st.integers(0, 3)) == 0:
             world.random_input()

@@ -301,6 +301,29 @@ async def test_start_is_one_write(
     assert len(writes.of("status")) == 1 and rig.status().pid == rig.pid
 
 
+async def test_one_read_of_control_is_one_write(
+    rig_of: RigOf, writes: Writes, autojump_clock: MockClock
+) -> None:
+    """Many commands in one read are one burst: the status is written once, at its end,
+    and says what the last of them left (the pause of ``pcpcp``, the want of ``du``)."""
+    rig = await rig_of()
+    pid = rig.pid
+    before = len(writes.of("status"))
+    rig.control(b"pcpcp?!\x00" * 100)
+    await settle()
+    assert len(writes.of("status")) == before + 1
+    assert rig.status().paused and rig.status().pid == pid
+    stops = [s for _, p, s in rig.reaper.signals if p == pid and s == signal.SIGSTOP]
+    assert len(stops) == 300  # every command applied, in order
+    await trio.sleep(5)
+    rig.control(b"du")  # down, then up: the restart is the burst's, and one write
+    await settle()
+    rig.reaper.end(pid, signum=signal.SIGTERM)
+    await settle()
+    assert len(rig.reaper.starts()) == 2 and rig.status().pid == rig.pid != pid
+    assert rig.status().want is status.Want.UP
+
+
 async def test_failed_status_writes_back_off(
     rig_of: RigOf, writes: Writes, autojump_clock: MockClock
 ) -> None:
