@@ -498,12 +498,16 @@ def _ready(state: State, event: Event, now: float) -> Transition:
 
 
 def _status_written(state: State, event: Event, now: float) -> Transition:
-    """A failed write is tried again on `Timer.STATUS`, backing off; a success resets that."""
+    """A failed write is tried again on `Timer.STATUS`, backing off; a success resets that.
+
+    During a shutdown's quiet period the timer also ends the quiet period: it is kept.
+    """
     assert isinstance(event, StatusWritten)
     if event.ok:
         if not state.write_failures:
             return Transition(state)
-        return Transition(attrs.evolve(state, write_failures=0), (CancelTimer(Timer.STATUS),))
+        cancel = () if state.quiet else (CancelTimer(Timer.STATUS),)
+        return Transition(attrs.evolve(state, write_failures=0), cancel)
     failures = state.write_failures + 1
     return Transition(
         attrs.evolve(state, write_failures=failures),

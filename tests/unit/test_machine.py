@@ -1145,6 +1145,18 @@ def test_quiet_period_holds_writes_while_run_runs() -> None:
     assert lingering.actions == (WriteStatus(),) and not lingering.state.quiet
 
 
+def test_a_write_that_works_again_keeps_the_quiet_periods_timer() -> None:
+    """Writes failed, then a shutdown's quiet period began (its timer replaced the retry),
+    then a write worked (./run ended, finish started): the timer must stay, or what the
+    quiet period holds back (a ``u`` while finish runs) would never be written."""
+    state = attrs.evolve(FINISHING, quiet=True, exiting=True, want=Want.DOWN, write_failures=2)
+    written = step(state, StatusWritten(), NOW)
+    assert written.actions == () and written.state.write_failures == 0
+    held = step(written.state, Control(Command.UP), NOW)
+    assert WriteStatus() not in held.actions  # still held: the timer writes it
+    assert step(held.state, TimerDue(Timer.STATUS), NOW + 0.25).actions == (WriteStatus(),)
+
+
 def test_failed_writes_back_off_to_ten_seconds() -> None:
     """1, 2, 4, 8, 10, 10 s between retries of a status write that keeps failing."""
     state, delays = RUNNING, []
