@@ -114,11 +114,9 @@ class Flood(threading.Thread):
 
 
 def send(directory: Path, byte: bytes) -> None:
-    fd = os.open(directory / "supervise" / "control", os.O_WRONLY | os.O_NONBLOCK)
-    try:
-        os.write(fd, byte)
-    finally:
-        os.close(fd)
+    """One control byte, as soak.py writes them (the daemon holds the FIFO open)."""
+    with open(directory / "supervise" / "control", "wb", buffering=0) as fifo:
+        fifo.write(byte)
 
 
 def downs(good: Path, keep_going: threading.Thread | None, at_least: int) -> list[float]:
