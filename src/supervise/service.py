@@ -168,6 +168,8 @@ class Service:
 
     def _step(self, event: machine.Event) -> machine.Transition:
         try:
+            if isinstance(event, machine.RunExited):
+                event = attrs.evolve(event, policy=self._crash_policy())
             return machine.step(self.state, event, self.clock())
         except Exception as error:  # one bad step must not end supervision
             warning(f"{self.path}: internal error on {event!r}: {error!r}")
@@ -396,6 +398,24 @@ class Service:
             self._timers[timer] = trio.current_time() + ms / 1000
         else:
             self._timers.pop(timer, None)
+
+    def _crash_policy(self) -> machine.Policy:
+        """The crash-loop settings as they are when ./run died (absent: the defaults, which
+        restart once a second for ever); the second file of each pair only if the first
+        is on."""
+        policy = machine.Policy()
+        backoff_max = self._read_setting("backoff-max", settings.parse_ms, 0)
+        if backoff_max:
+            reset = self._read_setting("backoff-reset", settings.parse_ms, None)
+            policy = attrs.evolve(policy, backoff_max=backoff_max / 1000,
+                                  backoff_reset=None if reset is None else reset / 1000)
+        deaths = self._read_setting("permafail-deaths", settings.parse_count, 0)
+        if deaths:
+            secs = self._read_setting(
+                "permafail-secs", settings.parse_count, int(machine.PERMAFAIL_SECS)
+            )
+            policy = attrs.evolve(policy, permafail_deaths=deaths, permafail_secs=float(secs))
+        return policy
 
     def _read_setting(self, name: str, parse: Callable[[str], T], default: T) -> T:
         """`_setting` with the directory opened for the one read."""
