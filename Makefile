@@ -60,8 +60,11 @@ bench: $(STAMP)
 
 # Long reliability runs (100 SIGHUPs under load, kill -9 at 1000 services, a crash loop
 # beside a good service): writes docs/reliability.md. Minutes, not part of `make test`.
+# Then a control FIFO flooded with 1 MiB of garbage beside a service getting `d` every
+# 100 ms (benchmarks/flood.py): its own section of docs/reliability.md.
 soak: $(STAMP)
 	$(BIN)/python -m benchmarks.soak $(SOAKFLAGS)
+	$(BIN)/python -m benchmarks.flood
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -40,11 +40,13 @@ SIGNALS: dict[Command, signal.Signals] = {
 }
 
 _BY_BYTE: dict[int, Command] = {command.value[0]: command for command in Command}
+#: Every byte that is not a command, for `bytes.translate` to drop at C speed.
+_NOT_COMMANDS = bytes(byte for byte in range(256) if byte not in _BY_BYTE)
 
 
 def parse(data: bytes) -> list[Command]:
     """The commands in `data`, in the order written; unknown bytes are dropped."""
-    return [_BY_BYTE[byte] for byte in data if byte in _BY_BYTE]
+    return [_BY_BYTE[byte] for byte in data.translate(None, _NOT_COMMANDS)]
 
 
 def encode(commands: list[Command]) -> bytes:

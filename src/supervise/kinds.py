@@ -38,3 +38,4 @@ class ExtraFlag(enum.IntFlag):
     EXITED = layout.EXITED
     NOTIFY = layout.NOTIFY
     FINISHING = layout.FINISHING
+    BACKOFF = layout.BACKOFF

@@ -17,15 +17,20 @@ enums (`supervise.kinds`).
     18      1    runit: 1 = TERM sent and not yet exited
     19      1    runit: 0 down, 1 run, 2 finish
 
-``xstatus`` (ours, version 2, 32 bytes): what ``status`` cannot hold.
+``xstatus`` (ours, version 2, 32 bytes, or 44 with BACKOFF): what ``status`` cannot hold.
 
     offset  len  content
     0       1    version (2)
     1       12   TAI64N stamp of readiness (zeros: never ready)
-    13      1    flags: READY FAILED EXITED NOTIFY FINISHING
+    13      1    flags: READY FAILED EXITED NOTIFY FINISHING BACKOFF
     14      1    exit code of the last run (with EXITED and signal 0)
     15      1    signal that killed the last run (0: it exited)
     16      16   a copy of bytes 0-15 of the ``status`` record written with it
+    32      12   with BACKOFF only: TAI64N stamp of the start a crash loop's back-off waits for
+
+The back-off stamp is a tail, not a new version: a reader of the 32 bytes
+(an older svstat) reads such a record as it always did, and only while a
+service is backing off is the record longer.
 
 The copy in bytes 16-31 ties the record to one status: a directory once run by
 us and now by daemontools' or runit's supervisor keeps a stale ``xstatus``, and
@@ -57,6 +62,8 @@ FAILED = 2  # finish exited 125: permanent failure, down until told `u`
 EXITED = 4  # bytes 14-15 hold how ./run last ended
 NOTIFY = 8  # the service has a notification-fd (readiness will be reported)
 FINISHING = 16  # ./finish is running
+BACKOFF = 32  # down, and the next start waits for a crash loop's back-off (bytes 32-43)
+BACKOFF_SIZE = 44  # xstatus with its back-off stamp
 
 NO_STAMP = bytes(12)  # in xstatus: never ready
 
@@ -101,6 +108,11 @@ def seconds_since(label_seconds: int, now: float) -> int:
     stamp in the future to 0.
     """
     return max(0, TAI64_EPOCH + int(now) - label_seconds)
+
+
+def seconds_until(label_seconds: int, now: float) -> int:
+    """Whole seconds from `now` to a stored label in the future (0 once it is past)."""
+    return max(0, label_seconds - TAI64_EPOCH - int(now))
 
 
 def label_hex(seconds: int, nanoseconds: int) -> str:

@@ -20,7 +20,15 @@ X?", read the cell for X here. In particular:
 - a service that went down and will not come back by itself is reported
   once (`GoneForGood`: what svscan's ``essential`` acts on);
 - spawn failures, setup failures and status write failures all back off by
-  `backoff`, up to `MAX_BACKOFF`.
+  `backoff`, up to `MAX_BACKOFF`;
+- a crash loop is restarted once a second, unless the service's settings
+  (`Policy`, read when ./run died) say to back off or to give up: the k-th
+  death in a row of a run younger than ``backoff-reset`` waits
+  ``min(2**(k-1) s, backoff-max)`` from the death (`backoff_until`), and
+  ``permafail-deaths`` deaths within ``permafail-secs`` are a permanent
+  failure, as a ``finish`` exit of 125 is. Deaths count only when a restart
+  would follow (want up, not exiting); ``d`` ends a back-off, ``u`` clears a
+  failure and the deaths counted.
 
 Meanings follow daemontools where it has one (``x`` exits once the service is
 down and does not stop it; ``o`` writes want byte 0), runit for ``finish`` and
@@ -70,6 +78,10 @@ MAX_BACKOFF = 10.0
 SHUTDOWN_QUIET = 0.25
 #: (code, signal) of a ./run whose exit status we cannot know (see `RunExited`).
 UNKNOWN_EXIT = (None, 0)
+#: Quick deaths in a row counted at most: the back-off has long reached any cap by then.
+MAX_QUICK_DEATHS = 64
+#: permafail-secs when only permafail-deaths is given (s6-permafailon has no default).
+PERMAFAIL_SECS = 60.0
 
 
 class Phase(enum.Enum):
@@ -90,6 +102,24 @@ class Timer(enum.Enum):
 
 
 # --- inputs ------------------------------------------------------------------
+
+
+@attrs.frozen
+class Policy:
+    """What a service's setting files say about a crash loop, read when its ./run died.
+
+    `backoff_max` (``backoff-max``, in seconds here): the longest wait before a
+    restart; 0, the default, means no back-off: the one-second rule alone.
+    `backoff_reset` (``backoff-reset``): how long a run must have lived to end a
+    series of quick deaths; None: `backoff_max`. `permafail_deaths` deaths
+    within `permafail_secs` seconds (``permafail-deaths``, ``permafail-secs``:
+    s6-permafailon's deathcount and secs) are a permanent failure; 0: never.
+    """
+
+    backoff_max: float = 0.0
+    backoff_reset: float | None = None
+    permafail_deaths: int = 0
+    permafail_secs: float = PERMAFAIL_SECS
 
 
 @attrs.frozen
@@ -119,12 +149,14 @@ class RunExited:
     `has_finish` says whether an executable ./finish exists now. (None, 0) is
     `UNKNOWN_EXIT`: an adopted ./run, not our child, whose status we never see.
     `run` is the start it belongs to (`State.starts` then); None: the current one.
+    `policy`: the crash-loop settings as they are now (the driver reads them).
     """
 
     code: int | None
     signal: int = 0
     has_finish: bool = False
     run: int | None = None
+    policy: Policy = Policy()
 
 
 @attrs.frozen
@@ -273,7 +305,10 @@ class State:
     `starts` counts starts of ./run: the number of the current one. `notify`:
     that start has a readiness pipe. `quiet`: a shutdown holds back status
     writes while ./run still runs (`SHUTDOWN_QUIET`). `write_failures`: status
-    writes failed in a row.
+    writes failed in a row. `quick_deaths`: runs in a row that died younger than
+    the policy's reset time; `deaths`: the times of the recent deaths counted
+    towards giving up (at most the policy's count); `backoff_until`: the Unix
+    time the next start waits for, after a quick death (`Policy`).
     """
 
     phase: Phase = Phase.DOWN
@@ -294,6 +329,9 @@ class State:
     notify: bool = False
     quiet: bool = False
     write_failures: int = 0
+    quick_deaths: int = 0
+    deaths: tuple[float, ...] = ()
+    backoff_until: float | None = None
 
 
 @attrs.frozen
@@ -371,9 +409,16 @@ def adopted(record: Status, extra: Extra | None) -> State:
     )
 
 
-def backoff(failures: int) -> float:
-    """Seconds before trying again after `failures` failures in a row: 1, 2, 4, ... 10."""
-    return min(START_INTERVAL * 2.0 ** max(failures - 1, 0), MAX_BACKOFF)
+def backoff(failures: int, cap: float = MAX_BACKOFF) -> float:
+    """Seconds before trying again after `failures` failures in a row: 1, 2, 4, ... `cap`."""
+    return min(START_INTERVAL * 2.0 ** min(max(failures - 1, 0), MAX_QUICK_DEATHS), cap)
+
+
+def backing_off(state: State) -> float | None:
+    """Until when a start waits for a crash loop's back-off (what svstat shows), or None."""
+    if state.phase is Phase.DOWN and state.start_pending:
+        return state.backoff_until
+    return None
 
 
 # --- cells -------------------------------------------------------------------
@@ -386,12 +431,45 @@ def _ignore(state: State, event: Event, now: float) -> Transition:
 
 
 def _start(state: State, now: float) -> Transition:
-    """Start now, or arm the start timer if the last start was under a second ago."""
+    """Start now, or arm the start timer if the last start was under a second ago or a
+    back-off holds the start (a clock set back before the service went down ends both)."""
+    due = []
     last = state.last_start
     if last is not None and last <= now < last + START_INTERVAL:
+        due.append(last + START_INTERVAL)
+    until = state.backoff_until
+    if until is not None and state.stamp <= now < until:
+        due.append(until)
+    if due:
         pending = attrs.evolve(state, start_pending=True)
-        return Transition(pending, (SetTimer(Timer.START, last + START_INTERVAL - now),))
-    return Transition(attrs.evolve(state, start_pending=False), (Spawn(),))
+        return Transition(pending, (SetTimer(Timer.START, max(due) - now),))
+    return Transition(attrs.evolve(state, start_pending=False, backoff_until=None), (Spawn(),))
+
+
+def _died(state: State, policy: Policy, now: float) -> State:
+    """Count the death of the current ./run: the back-off it earns, or the permanent failure.
+
+    Only a death that would be restarted counts (want up, not exiting, not failed).
+    """
+    if state.want is not Want.UP or state.exiting or state.failed:
+        return state
+    lived = now - (now if state.last_start is None else state.last_start)
+    reset = policy.backoff_max if policy.backoff_reset is None else policy.backoff_reset
+    quick = policy.backoff_max > 0 and 0 <= lived < reset
+    quick_deaths = min(state.quick_deaths + 1, MAX_QUICK_DEATHS) if quick else 0
+    until = None
+    if quick_deaths:
+        until = now + backoff(quick_deaths, policy.backoff_max)
+        if state.last_start is not None and state.last_start <= now:
+            until = max(until, state.last_start + START_INTERVAL)
+    deaths: tuple[float, ...] = ()
+    if policy.permafail_deaths > 0:
+        recent = [t for t in (*state.deaths, now) if now - policy.permafail_secs < t <= now]
+        deaths = tuple(recent[-policy.permafail_deaths:])
+        if len(deaths) >= policy.permafail_deaths:
+            return attrs.evolve(state, failed=True, want=Want.DOWN, deaths=deaths,
+                                quick_deaths=0, backoff_until=None)
+    return attrs.evolve(state, quick_deaths=quick_deaths, deaths=deaths, backoff_until=until)
 
 
 def _went_down(state: State, now: float, *actions: Action) -> Transition:
@@ -409,7 +487,11 @@ def _went_down(state: State, now: float, *actions: Action) -> Transition:
 
 
 def _want_up(state: State, event: Event, now: float) -> Transition:
+    """u/o: want up (a back-off still holds the start); a permanent failure is cleared, and
+    with it the deaths counted, so the next death does not give up again at once."""
     want = Want.ONCE if _command(event) is Command.ONCE else Want.UP
+    if state.failed:
+        state = attrs.evolve(state, deaths=(), quick_deaths=0)
     state = attrs.evolve(state, want=want, failed=False)
     if state.phase is Phase.DOWN and not state.exiting:
         return _start(state, now)
@@ -417,19 +499,25 @@ def _want_up(state: State, event: Event, now: float) -> Transition:
 
 
 def _down_while_down(state: State, event: Event, now: float) -> Transition:
-    stopped = attrs.evolve(state, want=Want.DOWN, start_pending=False)
+    """d: no start; a back-off ends with its series (the next u starts at once)."""
+    stopped = attrs.evolve(
+        state, want=Want.DOWN, start_pending=False, backoff_until=None, quick_deaths=0
+    )
     return Transition(stopped, (CancelTimer(Timer.START),))
 
 
 def _down_while_up(state: State, event: Event, now: float) -> Transition:
-    stopping = attrs.evolve(state, want=Want.DOWN, paused=False, term_sent=True)
+    stopping = attrs.evolve(
+        state, want=Want.DOWN, paused=False, term_sent=True, quick_deaths=0, backoff_until=None
+    )
     return Transition(
         stopping, (SendDownSignal(), Signal(signal.SIGCONT), ArmTimeout(Timer.KILL))
     )
 
 
 def _want_down(state: State, event: Event, now: float) -> Transition:
-    return Transition(attrs.evolve(state, want=Want.DOWN))
+    """d while ./finish runs: nothing to signal; a back-off ends with its series."""
+    return Transition(attrs.evolve(state, want=Want.DOWN, quick_deaths=0, backoff_until=None))
 
 
 def _pause(state: State, event: Event, now: float) -> Transition:
@@ -450,7 +538,7 @@ def _send_signal(state: State, event: Event, now: float) -> Transition:
 
 
 def _exit_now(state: State, event: Event, now: float) -> Transition:
-    gone = attrs.evolve(state, exiting=True, start_pending=False)
+    gone = attrs.evolve(state, exiting=True, start_pending=False, backoff_until=None)
     return Transition(gone, (CancelTimer(Timer.START), Exit()))
 
 
@@ -463,7 +551,7 @@ def _spawned(state: State, event: Event, now: float) -> Transition:
     running = attrs.evolve(
         state, phase=Phase.RUN, pid=event.pid, stamp=now, last_start=now, paused=False,
         term_sent=False, ready=False, ready_stamp=None, spawn_failures=0, start_pending=False,
-        starts=state.starts + 1, notify=event.notify,
+        starts=state.starts + 1, notify=event.notify, backoff_until=None,
     )
     return Transition(running)
 
@@ -477,7 +565,7 @@ def _spawn_failed(state: State, event: Event, now: float) -> Transition:
 def _start_due(state: State, event: Event, now: float) -> Transition:
     if not state.start_pending or state.exiting:
         return Transition(state)
-    return Transition(attrs.evolve(state, start_pending=False), (Spawn(),))
+    return Transition(attrs.evolve(state, start_pending=False, backoff_until=None), (Spawn(),))
 
 
 def _run_exited(state: State, event: Event, now: float) -> Transition:
@@ -487,6 +575,7 @@ def _run_exited(state: State, event: Event, now: float) -> Transition:
     ended = attrs.evolve(
         state, term_sent=False, paused=False, ready=False, last_exit=(event.code, event.signal)
     )
+    ended = _died(ended, event.policy, now)
     cancel = CancelTimer(Timer.KILL)
     if event.has_finish:
         code = -1 if event.code is None else event.code
@@ -515,12 +604,16 @@ def _ready(state: State, event: Event, now: float) -> Transition:
 
 
 def _status_written(state: State, event: Event, now: float) -> Transition:
-    """A failed write is tried again on `Timer.STATUS`, backing off; a success resets that."""
+    """A failed write is tried again on `Timer.STATUS`, backing off; a success resets that.
+
+    During a shutdown's quiet period the timer also ends the quiet period: it is kept.
+    """
     assert isinstance(event, StatusWritten)
     if event.ok:
         if not state.write_failures:
             return Transition(state)
-        return Transition(attrs.evolve(state, write_failures=0), (CancelTimer(Timer.STATUS),))
+        cancel = () if state.quiet else (CancelTimer(Timer.STATUS),)
+        return Transition(attrs.evolve(state, write_failures=0), cancel)
     failures = state.write_failures + 1
     return Transition(
         attrs.evolve(state, write_failures=failures),
@@ -666,7 +759,7 @@ def _shown(state: State) -> tuple[object, ...]:
     return (
         state.phase, state.want, state.paused, state.term_sent, state.pid, state.stamp,
         state.exiting, state.ready, state.ready_stamp, state.failed, state.last_exit,
-        state.notify,
+        state.notify, backing_off(state),
     )
 
 
@@ -695,7 +788,8 @@ def stat_of(state: State) -> bytes:
 
 
 def extra_of(state: State) -> Extra:
-    """The extra record (readiness, failure, last exit) for `state`."""
+    """The extra record (readiness, failure, last exit, back-off) for `state`."""
+    until = backing_off(state)
     flags = ExtraFlag(0)
     for flag, on in (
         (ExtraFlag.READY, state.ready),
@@ -703,12 +797,14 @@ def extra_of(state: State) -> Extra:
         (ExtraFlag.EXITED, state.last_exit not in (None, UNKNOWN_EXIT)),
         (ExtraFlag.NOTIFY, state.notify),
         (ExtraFlag.FINISHING, state.phase is Phase.FINISH),
+        (ExtraFlag.BACKOFF, until is not None),
     ):
         if on:
             flags |= flag
     code, signum = state.last_exit or (0, 0)
     ready_stamp = None if state.ready_stamp is None else Tai64n.from_unix(state.ready_stamp)
-    return Extra(flags, ready_stamp, 0 if code is None else code, signum)
+    backoff_stamp = None if until is None else Tai64n.from_unix(until)
+    return Extra(flags, ready_stamp, 0 if code is None else code, signum, backoff_stamp)
 
 
 def status_files(state: State, has_extra: bool) -> list[tuple[str, bytes]]:

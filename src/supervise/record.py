@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from supervise import layout
 from supervise.layout import (
+    BACKOFF,
+    BACKOFF_SIZE,
     DAEMONTOOLS_SIZE,
     EXTRA_SIZE,
     EXTRA_VERSION,
@@ -78,13 +80,15 @@ class Status(Value):
 
 
 class Extra(Value):
-    """Readiness, permanent failure and the last exit of ./run (``supervise/xstatus``)."""
+    """Readiness, permanent failure, the last exit of ./run and a crash loop's back-off
+    (``supervise/xstatus``). `backoff_until` is kept only with the BACKOFF flag."""
 
-    __slots__ = ("flags", "ready_stamp", "exit_code", "exit_signal")
+    __slots__ = ("flags", "ready_stamp", "exit_code", "exit_signal", "backoff_until")
     flags: ExtraFlag | int
     ready_stamp: Tai64n | None
     exit_code: int
     exit_signal: int
+    backoff_until: Tai64n | None
 
     def __init__(
         self,
@@ -92,9 +96,10 @@ class Extra(Value):
         ready_stamp: Tai64n | None = None,
         exit_code: int = 0,
         exit_signal: int = 0,
+        backoff_until: Tai64n | None = None,
     ) -> None:
         self._set(flags=flags, ready_stamp=ready_stamp, exit_code=exit_code,
-                  exit_signal=exit_signal)
+                  exit_signal=exit_signal, backoff_until=backoff_until)
 
 
 def unpack(data: bytes) -> Status:
@@ -128,14 +133,20 @@ def unpack_extra(data: bytes) -> Extra:
             f"byte 0 of extra record is version {data[0]}, not {EXTRA_VERSION}"
         )
     ready = None if data[1:13] == NO_STAMP else Tai64n.unchecked(*layout.stamp_of(data[1:13]))
-    return Extra(data[13], ready, data[14], data[15])
+    backoff = None
+    if data[13] & BACKOFF and len(data) >= BACKOFF_SIZE:
+        backoff = Tai64n.unchecked(*layout.stamp_of(data[EXTRA_SIZE:BACKOFF_SIZE]))
+    return Extra(data[13], ready, data[14], data[15], backoff)
 
 
 def pack_extra(extra: Extra, status_record: bytes) -> bytes:
     """The xstatus bytes of `extra`, tied to `status_record`, the status written with it."""
     stamp = NO_STAMP if extra.ready_stamp is None else extra.ready_stamp.pack()
     tail = bytes((extra.flags, extra.exit_code & 0xFF, extra.exit_signal & 0xFF))
-    return bytes((EXTRA_VERSION,)) + stamp + tail + status_record[:16]
+    data = bytes((EXTRA_VERSION,)) + stamp + tail + status_record[:16]
+    if extra.flags & BACKOFF and extra.backoff_until is not None:
+        data += extra.backoff_until.pack()
+    return data
 
 
 def stat_line(status: Status, exiting: bool = False) -> str:

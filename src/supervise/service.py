@@ -130,11 +130,12 @@ class Service:
                     self._inbox.append(machine.TimerDue(timer))
 
     def settle(self) -> None:
-        """Apply every input received so far (also before a handover: the state is complete)."""
-        while self._inbox and not self._exited:
-            event = self._inbox.pop(0)
+        """Apply every input received so far, as one burst (also before a handover: the state
+        is complete). The status files are written once, at its end: the commands of one
+        read of ``control`` (up to 4 KiB of them) cost one write, not one each."""
+        if self._inbox and not self._exited:
             with self._burst():
-                self._apply(self._step(event))
+                self._apply(None)
 
     def shutdown(self, force: bool = False) -> None:
         """Ask the service to go down and the directory to be released (daemon SIGTERM)."""
@@ -167,33 +168,44 @@ class Service:
 
     def _step(self, event: machine.Event) -> machine.Transition:
         try:
+            if isinstance(event, machine.RunExited):
+                event = attrs.evolve(event, policy=self._crash_policy())
             return machine.step(self.state, event, self.clock())
         except Exception as error:  # one bad step must not end supervision
             warning(f"{self.path}: internal error on {event!r}: {error!r}")
             return machine.Transition(self.state)
 
-    def _apply(self, transition: machine.Transition, supervise_fd: int | None = None) -> None:
-        """Carry out `transition` and step through what its actions lead to, in order.
+    def _apply(
+        self, transition: machine.Transition | None, supervise_fd: int | None = None
+    ) -> None:
+        """Carry out `transition`, then every queued input, stepping through what each
+        action leads to, in order.
 
-        An action's outcome (a spawn's pid, a write's success) is the next input.
-        The status files are written once, when nothing more is queued: a start
-        is one write, not one for the ``u`` and one for the pid.
+        An action's outcome (a spawn's pid, a write's success) is the next input,
+        before any queued one. The status files are written once, when nothing
+        more is queued: a start is one write, not one for the ``u`` and one for
+        the pid, and a read of control bytes is one write, not one per byte.
         """
         outcomes: list[machine.Event] = []
         write = False
         while True:
-            self.state = transition.state
-            for action in transition.actions:
-                if isinstance(action, machine.WriteStatus):
-                    write = True
-                elif (outcome := self._do(action)) is not None:
-                    outcomes.append(outcome)
-            if not outcomes and write:
+            if transition is not None:
+                self.state = transition.state
+                for action in transition.actions:
+                    if isinstance(action, machine.WriteStatus):
+                        write = True
+                    elif (outcome := self._do(action)) is not None:
+                        outcomes.append(outcome)
+            if outcomes:
+                event = outcomes.pop(0)
+            elif self._inbox and not self._exited:
+                event = self._inbox.pop(0)
+            elif write:
                 write = False
-                outcomes.append(self._write_status(supervise_fd))
-            if not outcomes:
+                event = self._write_status(supervise_fd)
+            else:
                 return
-            transition = self._step(outcomes.pop(0))
+            transition = self._step(event)
 
     def _do(self, action: machine.Action) -> machine.Event | None:
         try:
@@ -383,6 +395,24 @@ class Service:
         else:
             self._timers[timer] = trio.current_time() + delay
 
+    def _crash_policy(self) -> machine.Policy:
+        """The crash-loop settings as they are when ./run died (absent: the defaults, which
+        restart once a second for ever); the second file of each pair only if the first
+        is on."""
+        policy = machine.Policy()
+        backoff_max = self._read_setting("backoff-max", settings.parse_ms, 0)
+        if backoff_max:
+            reset = self._read_setting("backoff-reset", settings.parse_ms, None)
+            policy = attrs.evolve(policy, backoff_max=backoff_max / 1000,
+                                  backoff_reset=None if reset is None else reset / 1000)
+        deaths = self._read_setting("permafail-deaths", settings.parse_count, 0)
+        if deaths:
+            secs = self._read_setting(
+                "permafail-secs", settings.parse_count, int(machine.PERMAFAIL_SECS)
+            )
+            policy = attrs.evolve(policy, permafail_deaths=deaths, permafail_secs=float(secs))
+        return policy
+
     def _read_setting(self, name: str, parse: Callable[[str], T], default: T) -> T:
         """`_setting` with the directory opened for the one read."""
         try:
@@ -406,13 +436,19 @@ class Service:
     # --- readers -----------------------------------------------------------------
 
     def _read_control(self, fd: int) -> None:
-        """Turn the control bytes there are into inputs, in the order they were written."""
+        """Turn the control bytes there are into inputs, in the order they were written.
+
+        One read (up to 4 KiB) is one burst of steps with one status write (`settle`), and
+        then the other services run: a FIFO flooded with garbage delays no one else.
+        """
         try:
             data = os.read(fd, 4096)
         except BlockingIOError:
             return
-        for command in control.parse(data):
-            self._post(machine.Control(command))
+        commands = control.parse(data)
+        if commands:
+            self._inbox.extend(machine.Control(command) for command in commands)
+            self._doorbell.unpark_all()
 
     # --- status files --------------------------------------------------------------
 

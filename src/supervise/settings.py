@@ -1,10 +1,13 @@
-"""The optional per-service files of runit and s6, read when they are needed.
+"""The optional per-service files of runit and s6, and our own, read when they are needed.
 
 s6 reads ``timeout-kill``, ``timeout-finish``, ``down-signal`` and
 ``notification-fd`` at the moment it uses them, so a user can change them
-without restarting the supervisor; so do we. The parsers are pure functions;
-`read_text` is the only I/O. Garbage in a file is reported by the caller with
-the file's name and the bad text, and the default is used.
+without restarting the supervisor; so do we, and so with our crash-loop
+settings (``backoff-max``, ``backoff-reset``, ``permafail-deaths``,
+``permafail-secs``: see `supervise.machine.Policy`), read when ./run dies.
+The parsers are pure functions; `read_text` is the only I/O. Garbage in a file
+is reported by the caller with the file's name and the bad text, and the
+default is used.
 """
 
 from __future__ import annotations
@@ -31,6 +34,14 @@ def parse_ms(text: str) -> int:
     word = text.strip()
     if not word.isdecimal():
         raise SettingError(f"not a number of milliseconds: {word!r}")
+    return int(word)
+
+
+def parse_count(text: str) -> int:
+    """A count (or whole seconds): a non-negative decimal integer."""
+    word = text.strip()
+    if not word.isdecimal():
+        raise SettingError(f"not a whole number: {word!r}")
     return int(word)
 
 

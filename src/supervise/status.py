@@ -85,4 +85,7 @@ def unpack_extra(data: bytes) -> Extra:
     stamp = raw.ready_stamp
     if stamp is not None:
         stamp = _checked(stamp, "bytes 1-12 of extra record")
-    return Extra(ExtraFlag(raw.flags), stamp, raw.exit_code, raw.exit_signal)
+    backoff = raw.backoff_until
+    if backoff is not None:
+        backoff = _checked(backoff, "bytes 32-43 of extra record")
+    return Extra(ExtraFlag(raw.flags), stamp, raw.exit_code, raw.exit_signal, backoff)

@@ -3,8 +3,10 @@
 ``svstat dir ...`` prints daemontools' line byte for byte (``up (pid P) N
 seconds, normally down, paused, want down`` ...), then what daemontools cannot
 say, only when it applies and only from our own ``xstatus``: ``, ready N
-seconds``, ``, running finish``, ``, failed permanently``, and how the last run
-ended (``, exited 0`` or ``, killed by SIGTERM``). Always exits 0, as daemontools'.
+seconds``, ``, running finish``, ``, failed permanently``, ``, backing off: next
+start in N seconds`` (a crash loop's back-off, see ``backoff-max``), and how the
+last run ended (``, exited 0`` or ``, killed by SIGTERM``). Always exits 0, as
+daemontools'.
 
 For scripts: ``svstat -o field,field dir ...`` prints the fields' values,
 space-separated, one line per directory (s6-svstat's field names and
@@ -53,6 +55,10 @@ def _since(stamp: Tai64n | None, now: float) -> int | None:
     return None if stamp is None else layout.seconds_since(stamp.seconds, now)
 
 
+def _left(stamp: Tai64n | None, now: float) -> int | None:
+    return None if stamp is None else layout.seconds_until(stamp.seconds, now)
+
+
 def _updown(v: View) -> Tai64n | None:
     return None if v.status is None else v.status.stamp
 
@@ -93,6 +99,9 @@ FIELDS: dict[str, tuple[Callable[[View, float], Value], str]] = {
     "finishing": (lambda v, now: v.finishing, "false"),
     "failed": (lambda v, now: v.failed_permanently, "false"),
     "gotterm": (lambda v, now: bool(v.status and v.status.term_sent), "false"),
+    "backoff": (lambda v, now: v.backoff_until is not None, "false"),
+    "backoffuntil": (lambda v, now: _label(v.backoff_until), "NA"),
+    "backoffleft": (lambda v, now: _left(v.backoff_until, now), "-1"),
 }
 
 

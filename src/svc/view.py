@@ -99,6 +99,13 @@ class View:
         return self.state == layout.STATE_FINISH or bool(self.flags & layout.FINISHING)
 
     @property
+    def backoff_until(self) -> Tai64n | None:
+        """While down: when the start a crash loop's back-off holds is due; else None."""
+        if self.extra is None or self.pid or not self.flags & layout.BACKOFF:
+            return None
+        return self.extra.backoff_until
+
+    @property
     def last_exit(self) -> tuple[int, int] | None:
         """(exit code, signal) of the run that ended, while down; None if unknown."""
         if self.extra is None or self.pid or not self.flags & layout.EXITED:

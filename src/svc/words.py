@@ -44,6 +44,9 @@ def extras(v: View, now: float) -> str:
         text += ", running finish"
     if v.failed_permanently:
         text += ", failed permanently"
+    until = v.backoff_until
+    if until is not None:
+        text += f", backing off: next start in {layout.seconds_until(until.seconds, now)} seconds"
     ended = v.last_exit
     if ended is not None:
         code, signum = ended

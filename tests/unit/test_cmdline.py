@@ -107,7 +107,7 @@ def test_record_equality_hash_and_repr() -> None:
     assert a == b and hash(a) == hash(b) and len({a, b}) == 1
     assert a != record.Extra() and a != (STAMP, 12)
     assert repr(record.Extra(1)) == (
-        "Extra(flags=1, ready_stamp=None, exit_code=0, exit_signal=0)"
+        "Extra(flags=1, ready_stamp=None, exit_code=0, exit_signal=0, backoff_until=None)"
     )
 
 

@@ -745,6 +745,179 @@ def test_finish_timer_before_finish_spawned_signals_nothing() -> None:
     assert step(FINISH_UNSPAWNED, TimerDue(Timer.FINISH), NOW).actions == ()
 
 
+# --- the crash-loop policy -----------------------------------------------------------------
+
+BACKOFF = machine.Policy(backoff_max=8.0)
+GIVE_UP = machine.Policy(permafail_deaths=3, permafail_secs=10.0)
+
+
+def crash(state: State, at: float, lived: float, policy: machine.Policy,
+          code: int = 1) -> tuple[State, tuple[Action, ...]]:
+    """Start at `at` (by the real cells), die `lived` seconds later: the state and what the
+    death does."""
+    state = step(state, Spawned(RUN_PID + int(at - NOW)), at).state
+    return last(state, (at + lived, RunExited(code, policy=policy)))
+
+
+def start_timer(actions: tuple[Action, ...]) -> float:
+    """The delay of the one START timer among `actions`."""
+    (delay,) = [a.delay for a in actions if isinstance(a, SetTimer) and a.timer is Timer.START]
+    return delay
+
+
+def test_default_policy_is_the_one_second_rule() -> None:
+    """No setting file: a run dying after 0.1 s, again and again, restarts a second after
+    each start, for ever: the default is unchanged."""
+    state, at = initial(NOW, down_file=False).state, NOW
+    for _ in range(20):
+        state, actions = crash(state, at, 0.1, machine.Policy())
+        assert start_timer(actions) == pytest.approx(0.9)
+        assert state.backoff_until is None and not state.failed
+        at += 1.0
+        state = step(state, TimerDue(Timer.START), at).state
+
+
+def test_backoff_doubles_from_the_death_up_to_its_cap() -> None:
+    """backoff-max 8 s: quick deaths in a row wait 1, 2, 4, 8, 8 s from the death; svstat
+    is told until when (xstatus BACKOFF and its stamp)."""
+    state, at, waits = initial(NOW, down_file=False).state, NOW, []
+    for _ in range(5):
+        state, actions = crash(state, at, 0.1, BACKOFF)
+        died = at + 0.1
+        waits.append(round(start_timer(actions), 6))
+        assert state.backoff_until == pytest.approx(died + waits[-1])
+        extra = extra_of(state)
+        assert extra.flags & ExtraFlag.BACKOFF
+        assert extra.backoff_until == Tai64n.from_unix(state.backoff_until)
+        at = died + waits[-1]
+        state, actions = last(state, (at, TimerDue(Timer.START)))
+        assert actions == (Spawn(),) and state.backoff_until is None
+        assert not extra_of(state).flags & ExtraFlag.BACKOFF
+    assert waits == [1, 2, 4, 8, 8]
+
+
+def test_backoff_resets_after_a_run_that_lived_long_enough() -> None:
+    """A run that lived backoff-reset (default: backoff-max) ends the series: restart at
+    once; the next quick death waits 1 s again."""
+    state = initial(NOW, down_file=False).state
+    state, actions = crash(state, NOW, 0.1, BACKOFF)
+    state = step(state, TimerDue(Timer.START), NOW + 1.1).state
+    state, actions = crash(state, NOW + 1.1, 0.1, BACKOFF)
+    assert start_timer(actions) == pytest.approx(2.0)
+    state = step(state, TimerDue(Timer.START), NOW + 3.2).state
+    state, actions = crash(state, NOW + 3.2, 8.0, BACKOFF)
+    assert actions == (CancelTimer(Timer.KILL), Spawn()) and state.quick_deaths == 0
+    state, actions = crash(state, NOW + 11.2, 0.1, BACKOFF)
+    assert start_timer(actions) == pytest.approx(1.0)
+    # a reset time of its own: 30 s
+    policy = machine.Policy(backoff_max=8.0, backoff_reset=30.0)
+    state = step(state, TimerDue(Timer.START), NOW + 12.3).state
+    state, actions = crash(state, NOW + 12.3, 20.0, policy)
+    assert start_timer(actions) == pytest.approx(2.0), "20 s is young when reset is 30 s"
+
+
+def test_u_during_a_backoff_keeps_it_and_d_ends_it() -> None:
+    """svc -u while backing off starts nothing early (svc -wu waits through it); svc -d
+    cancels the start and ends the series: the next u starts at once."""
+    state = initial(NOW, down_file=False).state
+    state, _ = crash(state, NOW, 0.1, BACKOFF)
+    state = step(state, TimerDue(Timer.START), NOW + 1.1).state
+    state, _ = crash(state, NOW + 1.1, 0.1, BACKOFF)  # waits until NOW + 3.2
+    kept, actions = last(state, (NOW + 2.0, Control(Command.UP)))
+    assert start_timer(actions) == pytest.approx(1.2) and kept.backoff_until == state.backoff_until
+    stopped, actions = last(state, (NOW + 2.0, Control(Command.DOWN)))
+    assert actions == (CancelTimer(Timer.START),)
+    assert stopped.backoff_until is None and stopped.quick_deaths == 0
+    assert not extra_of(stopped).flags & ExtraFlag.BACKOFF
+    assert last(stopped, (NOW + 2.5, Control(Command.UP)))[1] == (Spawn(),)
+
+
+def test_backoff_counts_from_the_death_even_with_finish() -> None:
+    """./finish runs first; the back-off's deadline is from the death, so a finish longer
+    than it is followed by the start at once."""
+    state = initial(NOW, down_file=False).state
+    state, _ = crash(state, NOW, 0.1, BACKOFF)
+    state = step(state, TimerDue(Timer.START), NOW + 1.1).state
+    state = step(state, Spawned(RUN_PID), NOW + 1.1).state
+    state, actions = last(
+        state, (NOW + 1.2, RunExited(1, has_finish=True, policy=BACKOFF)),
+        (NOW + 1.2, FinishSpawned(FINISH_PID)), (NOW + 2.2, FinishExited(0)),
+    )
+    assert start_timer(actions) == pytest.approx(1.0)  # due at death + 2 s
+    state, actions = last(
+        state, (NOW + 3.2, TimerDue(Timer.START)), (NOW + 3.2, Spawned(RUN_PID)),
+        (NOW + 3.3, RunExited(1, has_finish=True, policy=BACKOFF)),
+        (NOW + 3.3, FinishSpawned(FINISH_PID)), (NOW + 9.0, FinishExited(0)),
+    )
+    assert actions == (CancelTimer(Timer.FINISH), Spawn())
+
+
+def test_clock_set_back_ends_a_backoff() -> None:
+    """A wall clock set back before the service went down must not stretch the wait."""
+    state = initial(NOW, down_file=False).state
+    state = step(state, TimerDue(Timer.START), NOW + 1.1).state
+    state, _ = crash(state, NOW + 1.1, 0.1, BACKOFF)
+    state, _ = crash(state, NOW + 2.2, 0.1, BACKOFF)  # held until NOW + 4.3
+    assert state.start_pending and state.backoff_until == pytest.approx(NOW + 4.3)
+    assert doings(step(state, Control(Command.UP), NOW - 3600).actions) == (Spawn(),)
+
+
+def test_give_up_after_n_deaths_within_t_seconds() -> None:
+    """permafail-deaths 3 within permafail-secs 10: the third death is a permanent failure,
+    as a finish exit of 125: want down, failed, no timer, told once (GoneForGood)."""
+    state = initial(NOW, down_file=False).state
+    for n, at in enumerate((NOW, NOW + 3, NOW + 6)):
+        state, actions = crash(state, at, 1.5, GIVE_UP, code=2)
+        if n < 2:
+            assert actions == (CancelTimer(Timer.KILL), Spawn()) and not state.failed
+    assert actions == (CancelTimer(Timer.KILL), GoneForGood(2))
+    assert state.failed and state.want is Want.DOWN and not state.start_pending
+    assert ExtraFlag.FAILED in extra_of(state).flags
+    assert last(state, (NOW + 30, TimerDue(Timer.START)))[1] == ()
+    # u clears it, and the deaths counted: one more death does not give up again
+    state, actions = last(state, (NOW + 60, Control(Command.UP)))
+    assert actions == (Spawn(),) and not state.failed and state.deaths == ()
+    state, actions = crash(state, NOW + 60, 1.5, GIVE_UP)
+    assert actions == (CancelTimer(Timer.KILL), Spawn()) and not state.failed
+
+
+def test_deaths_further_apart_than_t_do_not_give_up() -> None:
+    """Three deaths, but never three within 10 s: restarted every time."""
+    state = initial(NOW, down_file=False).state
+    for at in (NOW, NOW + 6, NOW + 12, NOW + 18, NOW + 24):
+        state, actions = crash(state, at, 5.0, GIVE_UP)
+        assert actions == (CancelTimer(Timer.KILL), Spawn()) and not state.failed
+        assert len(state.deaths) <= GIVE_UP.permafail_deaths
+
+
+def test_only_deaths_that_would_be_restarted_count() -> None:
+    """A run stopped with d, run once with o, or ended after x is no crash loop."""
+    for command in (Command.DOWN, Command.ONCE, Command.EXIT):
+        state = initial(NOW, down_file=False).state
+        for at in (NOW, NOW + 1, NOW + 2):
+            state = step(state, Spawned(RUN_PID), at).state
+            state = step(state, Control(command), at + 0.5).state
+            state, actions = last(state, (at + 0.9, RunExited(None, 15, policy=GIVE_UP)))
+            assert not state.failed and state.deaths == () and state.quick_deaths == 0
+            if command is Command.EXIT:
+                break
+            state = attrs.evolve(state, want=Want.UP)
+
+
+def test_give_up_with_finish_waits_for_finish() -> None:
+    """The failure is decided at the death; ./finish still runs, then down for good."""
+    state = initial(NOW, down_file=False).state
+    state, _ = crash(state, NOW, 2.0, GIVE_UP)
+    state, _ = crash(state, NOW + 2, 2.0, GIVE_UP)
+    state = step(state, Spawned(RUN_PID), NOW + 4).state
+    state, actions = last(state, (NOW + 6, RunExited(1, has_finish=True, policy=GIVE_UP)))
+    assert actions == (CancelTimer(Timer.KILL), SpawnFinish(1, 0))
+    assert state.failed and state.want is Want.DOWN and state.phase is Phase.FINISH
+    state, actions = last(state, (NOW + 6, FinishSpawned(FINISH_PID)),
+                          (NOW + 7, FinishExited(0)))
+    assert actions == (CancelTimer(Timer.FINISH), GoneForGood(1))
+
+
 # --- spawn failures -------------------------------------------------------------------------
 
 
@@ -869,11 +1042,20 @@ def test_extra_of(
 pids = st.integers(1, 2**22)
 codes = st.none() | st.integers(0, 255) | st.just(PERMANENT_FAILURE)
 
+#: Crash-loop settings as the driver reads them: mostly none, some on, some odd.
+policies: st.SearchStrategy[machine.Policy] = st.sampled_from(
+    [machine.Policy(), BACKOFF, GIVE_UP,
+     machine.Policy(backoff_max=0.5, backoff_reset=0.2, permafail_deaths=1, permafail_secs=0)]
+) | st.builds(
+    machine.Policy, st.sampled_from([0.0, 0.3, 1.0, 4.0, 3600.0]),
+    st.none() | st.floats(0, 100), st.integers(0, 5), st.floats(0, 100),
+)
+
 events: st.SearchStrategy[Event] = st.one_of(
     st.builds(Control, st.sampled_from(Command)),
     st.builds(Spawned, pids),
     st.just(SpawnFailed()),
-    st.builds(RunExited, codes, st.integers(0, 64), st.booleans()),
+    st.builds(RunExited, codes, st.integers(0, 64), st.booleans(), policy=policies),
     st.builds(FinishSpawned, pids),
     st.builds(FinishExited, codes),
     st.just(Ready()),
@@ -905,6 +1087,11 @@ def check_state(state: State, finish_spawned: bool) -> None:
     assert unpack(pack(status)) == status
     extra = extra_of(attrs.evolve(state, notify=True))
     assert unpack_extra(pack_extra(extra, status_of(state))) == extra
+    # a back-off is between a death and the next start, and shown only while it holds one
+    assert state.backoff_until is None or state.phase is not Phase.RUN
+    assert bool(extra.flags & ExtraFlag.BACKOFF) == (
+        state.phase is Phase.DOWN and state.start_pending and state.backoff_until is not None
+    )
 
 
 def check_actions(before: State, after: State, actions: tuple[Action, ...]) -> None:
@@ -916,6 +1103,7 @@ def check_actions(before: State, after: State, actions: tuple[Action, ...]) -> N
             assert after.phase is Phase.DOWN and after.exiting
         if isinstance(action, Spawn):
             assert after.phase is Phase.DOWN and not after.exiting and not after.start_pending
+            assert after.backoff_until is None
         if isinstance(action, SpawnFinish):
             assert after.phase is Phase.FINISH and after.pid == 0
     assert sum(isinstance(action, Spawn) for action in actions) <= 1
@@ -1038,7 +1226,8 @@ class Driver:
     def dies(self, code: int | None, signum: int) -> None:
         self.alive, self.live_pid = None, 0
         if self.state.phase is Phase.RUN:
-            self.feed(RunExited(code, signum, self.data.draw(st.booleans(), "has finish")))
+            self.feed(RunExited(code, signum, self.data.draw(st.booleans(), "has finish"),
+                                policy=self.data.draw(policies, "policy")))
         else:
             self.feed(FinishExited(code))
 
@@ -1143,6 +1332,18 @@ def test_quiet_period_holds_writes_while_run_runs() -> None:
     assert gone.actions == (CancelTimer(Timer.KILL), Exit(), WriteStatus())
     lingering = step(held.state, TimerDue(Timer.STATUS), NOW + 1 + SHUTDOWN_QUIET)
     assert lingering.actions == (WriteStatus(),) and not lingering.state.quiet
+
+
+def test_a_write_that_works_again_keeps_the_quiet_periods_timer() -> None:
+    """Writes failed, then a shutdown's quiet period began (its timer replaced the retry),
+    then a write worked (./run ended, finish started): the timer must stay, or what the
+    quiet period holds back (a ``u`` while finish runs) would never be written."""
+    state = attrs.evolve(FINISHING, quiet=True, exiting=True, want=Want.DOWN, write_failures=2)
+    written = step(state, StatusWritten(), NOW)
+    assert written.actions == () and written.state.write_failures == 0
+    held = step(written.state, Control(Command.UP), NOW)
+    assert WriteStatus() not in held.actions  # still held: the timer writes it
+    assert step(held.state, TimerDue(Timer.STATUS), NOW + 0.25).actions == (WriteStatus(),)
 
 
 def test_failed_writes_back_off_to_ten_seconds() -> None:

@@ -26,7 +26,15 @@ docstring rather than from the code:
   retry (and then a timer is armed to write them);
 - ``GoneForGood`` comes exactly when a run (and its finish) ended and nothing
   will start it again, with that run's exit code;
-- control bytes split across reads at any point give the same commands.
+- the crash-loop policy (``backoff-max``, ``backoff-reset``, ``permafail-deaths``,
+  ``permafail-secs``, as README says them): after the k-th death in a row of a
+  run younger than the reset time, no start before min(2**(k-1), backoff-max)
+  seconds from that death, whatever ``u`` says meanwhile; ``d`` ends the back-off;
+  the death that makes permafail-deaths within permafail-secs is a permanent
+  failure (held down until ``u``, which forgets the deaths counted); only deaths
+  that would be restarted count;
+- control bytes split across reads at any point give the same commands, and the
+  commands of one read applied as one burst (one status write) keep every promise.
 
 The model of the world is the daemon's driver: Spawn/SpawnFinish are answered
 at once (Spawned or SpawnFailed, FinishSpawned or FinishExited(None)), status
@@ -66,6 +74,7 @@ from supervise.machine import (
     FinishSpawned,
     GoneForGood,
     Phase,
+    Policy,
     Ready,
     RunExited,
     SendDownSignal,
@@ -101,6 +110,13 @@ run_ends = st.one_of(
     st.tuples(st.none(), st.integers(1, 64)),
     st.just(UNKNOWN_EXIT),
 )
+NO_POLICY = Policy()  # no setting file: restart once a second, for ever
+#: The crash-loop settings read at a death: mostly none (the default), often some.
+policies = st.sampled_from([
+    Policy(), Policy(), Policy(backoff_max=8.0), Policy(permafail_deaths=3, permafail_secs=10),
+    Policy(backoff_max=4.0, backoff_reset=0.5, permafail_deaths=2, permafail_secs=3),
+]) | st.builds(Policy, st.sampled_from([0.0, 0.5, 2.0, 30.0]), st.none() | st.floats(0, 20),
+               st.integers(0, 4), st.floats(0, 30))
 finish_codes = st.sampled_from([None, 0, 1, PERMANENT_FAILURE]) | st.integers(0, 255)
 elapsed = st.sampled_from([0.0, 0.001, 0.5, 0.999, 1.0, 1.5, 7.0]) | st.floats(0, 12)
 
@@ -131,6 +147,11 @@ class World:
     held_down: str | None = None  # why no start may come: "d" or "finish 125"
     once_starts_left: int | None = None  # after `o`: starts still allowed
     last_exit: tuple[int | None, int] | None = None
+    failed: bool = False  # finish 125 or given up, until u/o
+    started_at: float | None = None  # when the current ./run started
+    quick: int = 0  # young deaths in a row, under the policy read at each
+    not_before: float | None = None  # no start before this: the back-off of the last death
+    deaths: list[float] = attrs.Factory(list)  # deaths counted towards giving up
     on_disk: list[tuple[str, bytes]] | None = None  # the status files last written
     history: list[str] = attrs.Factory(list)
 
@@ -154,11 +175,12 @@ class World:
         self.now += later
         self.feed(Control(command))
 
-    def run_dies(self, end: tuple[int | None, int], has_finish: bool, later: float) -> None:
+    def run_dies(self, end: tuple[int | None, int], has_finish: bool, later: float,
+                 policy: Policy = NO_POLICY) -> None:
         assert self.alive is Phase.RUN
         self.now += later
         self.alive, self.live_pid = Phase.DOWN, 0
-        self.feed(RunExited(end[0], end[1], has_finish))
+        self.feed(RunExited(end[0], end[1], has_finish, policy=policy))
 
     def finish_dies(self, code: int | None, later: float) -> None:
         assert self.alive is Phase.FINISH
@@ -208,7 +230,8 @@ class World:
         elif kind == "stale ready":
             self.stale_ready(self.draw(elapsed))
         elif kind == "run dies":
-            self.run_dies(self.draw(run_ends), self.draw(st.booleans()), self.draw(elapsed))
+            self.run_dies(self.draw(run_ends), self.draw(st.booleans()), self.draw(elapsed),
+                          self.draw(policies))
         elif kind == "finish dies":
             self.finish_dies(self.draw(finish_codes), self.draw(elapsed))
         else:
@@ -216,16 +239,20 @@ class World:
 
     # --- the driver -------------------------------------------------------------------------
 
-    def feed(self, event: Event, write: bool = False) -> list[Action]:
-        """Step `event` and everything it leads to (as `Service._apply`); every action taken.
+    def feed(self, event: Event, *queued: Event, write: bool = False) -> list[Action]:
+        """Step `event`, then each of `queued`, and everything they lead to (as
+        `Service._apply`: an action's outcome before the next queued input, nothing after
+        Exit); every action taken.
 
-        The status is written once the burst is over, if a step asked for it.
+        The status is written once the burst is over, if a step asked for it: the
+        commands of one read of ``control`` are one burst.
         """
         assert not self.exited, "the driver feeds nothing after Exit"
         pending = [event]
+        inbox = list(queued)
         taken: list[Action] = []
-        while pending:
-            current = pending.pop(0)
+        while pending or (inbox and not self.exited):
+            current = pending.pop(0) if pending else inbox.pop(0)
             before = self.state
             transition = step(before, current, self.now)
             self.history.append(f"{current} @{self.now - NOW:.3f} -> {transition.actions}")
@@ -235,7 +262,7 @@ class World:
             taken += transition.actions
             write = write or WriteStatus() in transition.actions
             pending += self._carry_out_all(before, transition.actions)
-            if not pending and write:
+            if not pending and (not inbox or self.exited) and write:
                 write = False
                 pending.append(self._write())
         self.check_state()
@@ -266,6 +293,9 @@ class World:
     def _carry_out(self, before: State, action: Action) -> list[Event]:
         if isinstance(action, Spawn):
             assert self.alive is Phase.DOWN, "Spawn while a process runs"
+            if self.not_before is not None:
+                assert self.now >= self.not_before - 1e-6, f"start in a back-off: {self.history}"
+            self.not_before = None  # this start is the one the back-off held
             if not self.draw(st.booleans()):
                 return [SpawnFailed()]
             self.next_pid += 1
@@ -308,20 +338,45 @@ class World:
             self.want = Want.UP if event.command is Command.UP else Want.ONCE
             self.held_down = None
             self.once_starts_left = None
+            if self.failed:
+                self.failed, self.deaths, self.quick = False, [], 0
             if event.command is Command.ONCE:
                 self.once_starts_left = 1 if before.phase is Phase.DOWN else 0
         elif isinstance(event, Control) and event.command is Command.DOWN:
             self.want, self.held_down, self.once_starts_left = Want.DOWN, "d", None
+            self.quick, self.not_before = 0, None
         elif isinstance(event, Shutdown):
             self.shut_down = True
         elif isinstance(event, RunExited) and before.phase is Phase.RUN:
             self.last_exit = (event.code, event.signal)
+            if self.want is Want.UP and self.held_down is None and not before.exiting:
+                self._died(event.policy)
         elif (isinstance(event, FinishExited) and before.phase is Phase.FINISH
               and event.code == PERMANENT_FAILURE):
             self.want, self.held_down, self.once_starts_left = Want.DOWN, "finish 125", None
-        elif isinstance(event, Spawned) and self.once_starts_left is not None:
-            assert self.once_starts_left > 0, "o: started more than once, or while not down"
-            self.once_starts_left -= 1
+            self.failed = True
+        elif isinstance(event, Spawned):
+            self.started_at = self.now
+            if self.once_starts_left is not None:
+                assert self.once_starts_left > 0, "o: started more than once, or while not down"
+                self.once_starts_left -= 1
+
+    def _died(self, policy: Policy) -> None:
+        """A death that would be restarted: the back-off it earns, or giving up."""
+        assert self.started_at is not None
+        lived = self.now - self.started_at
+        reset = policy.backoff_max if policy.backoff_reset is None else policy.backoff_reset
+        young = policy.backoff_max > 0 and lived < reset
+        self.quick = self.quick + 1 if young else 0
+        wait = min(2.0 ** (self.quick - 1), policy.backoff_max) if self.quick else 0.0
+        self.not_before = self.now + wait if self.quick else None
+        if not policy.permafail_deaths:
+            self.deaths = []
+            return
+        self.deaths = [t for t in [*self.deaths, self.now] if t > self.now - policy.permafail_secs]
+        if len(self.deaths) >= policy.permafail_deaths:
+            self.want, self.held_down, self.once_starts_left = Want.DOWN, "gave up", None
+            self.failed, self.quick, self.not_before = True, 0, None
 
     def check_step(
         self, before: State, event: Event, after: State, actions: tuple[Action, ...]
@@ -367,6 +422,7 @@ class World:
         assert state.phase is self.alive and state.pid == self.live_pid
         if not self.shut_down:
             assert state.want is self.want, (state.want, self.want)
+        assert state.failed == self.failed
         assert state.last_exit == self.last_exit
         if state.ready:
             assert state.phase is Phase.RUN and state.ready_stamp is not None
@@ -429,10 +485,11 @@ class Supervision(RuleBasedStateMachine):
         self._world(data).command(command, later)
 
     @precondition(lambda self: self._running() and self.world.alive is Phase.RUN)
-    @rule(data=st.data(), end=run_ends, has_finish=st.booleans(), later=elapsed)
+    @rule(data=st.data(), end=run_ends, has_finish=st.booleans(), later=elapsed,
+          policy=policies)
     def run_dies(self, data: st.DataObject, end: tuple[int | None, int], has_finish: bool,
-                 later: float) -> None:
-        self._world(data).run_dies(end, has_finish, later)
+                 later: float, policy: Policy) -> None:
+        self._world(data).run_dies(end, has_finish, later, policy)
 
     @precondition(lambda self: self._running() and self.world.alive is Phase.FINISH)
     @rule(data=st.data(), code=finish_codes, later=elapsed)
@@ -530,7 +587,8 @@ def test_control_bytes_in_any_chunks_drive_the_machine(
     data: st.DataObject, written: bytes, cuts: list[int]
 ) -> None:
     """Arbitrary bytes read in arbitrary pieces: the same commands, each a known one, in order;
-    fed to a running service, every step keeps the model's promises."""
+    fed to a running service a piece (one read) per burst, every step keeps the model's
+    promises and the files written at the end of each burst show the state."""
     points = sorted({0, len(written), *(min(cut, len(written)) for cut in cuts)})
     pieces = [written[a:b] for a, b in zip(points, points[1:], strict=False)]
     commands = [command for piece in pieces for command in control.parse(piece)]
@@ -539,9 +597,12 @@ def test_control_bytes_in_any_chunks_drive_the_machine(
     letters = {command.value[0] for command in Command}
     assert len(commands) == sum(byte in letters for byte in written)
     world = World.begin(data.draw, down_file=False)
-    for command in commands:
+    for piece in pieces:
+        batch = [Control(command) for command in control.parse(piece)]
         if world.exited:
             break
-        world.command(command, data.draw(elapsed))
-        if world.alive is not Phase.DOWN and data.draw(st.integers(0, 3)) == 0:
+        if batch:  # one read: one burst, one status write at its end
+            world.now += data.draw(elapsed)
+            world.feed(*batch)
+        if not world.exited and world.alive is not Phase.DOWN and data.draw(st.integers(0, 3)) == 0:
             world.random_input()

@@ -24,9 +24,10 @@ import trio
 import trio.testing
 from trio.testing import MockClock
 
-from supervise import directory, fsio, machine, record, status
+from supervise import directory, fsio, layout, machine, record, status
 from supervise.readers import Readers
 from supervise.service import Service
+from supervise.tai import Tai64n
 
 
 @attrs.define
@@ -38,6 +39,7 @@ class FakeReaper:
     failing: int = 0  # this many next spawns fail, as a missing ./run does
     next_pid: int = 1000
     _waiting: dict[int, Callable[[int], None]] = attrs.Factory(dict)
+    _spawn_seen: trio.Event = attrs.Factory(trio.Event)  # set (and replaced) at each spawn
 
     def spawn(
         self, dir_fd: int, program: str, args: list[str], on_exit: Callable[[int], None],
@@ -50,7 +52,14 @@ class FakeReaper:
         self.next_pid += 1
         self.spawned.append((trio.current_time(), program, self.next_pid))
         self._waiting[self.next_pid] = on_exit
+        self._spawn_seen.set()
+        self._spawn_seen = trio.Event()
         return self.next_pid
+
+    async def started(self, count: int) -> None:
+        """Until ./run has been started `count` times."""
+        while len(self.starts()) < count:
+            await self._spawn_seen.wait()
 
     def signal(self, pid: int, signum: int) -> None:
         self.signals.append((trio.current_time(), pid, signum))
@@ -290,6 +299,94 @@ async def test_gone_for_good_is_told_once_with_its_code(
     assert rig.finals == [3] and len(rig.reaper.starts()) == 1
 
 
+# --- the crash-loop policy ------------------------------------------------------------------
+
+
+def extra_record(rig: Rig) -> record.Extra:
+    return record.unpack_extra((rig.path / "supervise" / "xstatus").read_bytes())
+
+
+async def crash_quickly(rig: Rig, times: int, lived: float = 0.1) -> list[float]:
+    """End each new start of ./run `lived` seconds after it; the start times, from the first."""
+    for number in range(1, times + 1):
+        with trio.fail_after(100):
+            await rig.reaper.started(number)
+        await trio.sleep_until(rig.reaper.starts()[-1] + lived)
+        rig.reaper.end(rig.pid, code=1)
+    first = rig.reaper.starts()[0]
+    return [round(when - first, 3) for when in rig.reaper.starts()]
+
+
+async def test_backoff_doubles_between_quick_deaths(
+    rig_of: RigOf, autojump_clock: MockClock
+) -> None:
+    """backoff-max 8000: runs dying 0.1 s after their start are restarted 1, 2, 4, 8, 8 s
+    after each death; meanwhile xstatus says until when (svstat's "backing off")."""
+    rig = await rig_of(backoff_max="8000\n")
+    assert await crash_quickly(rig, 5) == [0, 1.1, 3.2, 7.3, 15.4]
+    await settle()  # the fifth death: down, backing off until 8 s from now
+    extra = extra_record(rig)
+    assert extra.flags & layout.BACKOFF and rig.status().pid == 0
+    assert extra.backoff_until == Tai64n.from_unix(wall() + 8.0)
+    await trio.sleep(8.5)
+    assert len(rig.reaper.starts()) == 6 and rig.status().pid == rig.pid
+    assert not extra_record(rig).flags & layout.BACKOFF
+
+
+async def test_without_settings_a_crash_loop_restarts_once_a_second(
+    rig_of: RigOf, autojump_clock: MockClock
+) -> None:
+    """The default is unchanged: a start a second, for ever, never a back-off shown."""
+    rig = await rig_of()
+    assert await crash_quickly(rig, 6) == [0, 1, 2, 3, 4, 5]
+    assert not extra_record(rig).flags & (layout.BACKOFF | layout.FAILED)
+
+
+async def test_u_waits_for_the_backoff_and_d_ends_it(
+    rig_of: RigOf, autojump_clock: MockClock
+) -> None:
+    """``u`` during a back-off starts nothing early; ``d`` then ``u`` starts at once."""
+    rig = await rig_of(backoff_max="60000\n")
+    await crash_quickly(rig, 3)  # the third death waits 4 s
+    began = trio.current_time()
+    rig.control(b"u")
+    await trio.sleep(2)
+    assert len(rig.reaper.starts()) == 3
+    rig.control(b"d")
+    await settle()
+    assert not extra_record(rig).flags & layout.BACKOFF
+    rig.control(b"u")
+    await settle()
+    assert rig.reaper.starts()[3:] == [began + 2]
+
+
+async def test_give_up_after_deaths_within_the_window(
+    rig_of: RigOf, autojump_clock: MockClock
+) -> None:
+    """permafail-deaths 3 in permafail-secs 10: the third death leaves it down for good
+    (want down, failed, told once with its code); ``u`` starts it again."""
+    rig = await rig_of(permafail_deaths="3\n", permafail_secs="10\n")
+    await crash_quickly(rig, 3, lived=1.5)
+    await trio.sleep(30)
+    assert len(rig.reaper.starts()) == 3 and rig.finals == [1]
+    assert rig.status().want is status.Want.DOWN and rig.status().pid == 0
+    assert extra_record(rig).flags & layout.FAILED
+    rig.control(b"u")
+    await settle()
+    assert len(rig.reaper.starts()) == 4 and rig.status().pid == rig.pid
+    assert not extra_record(rig).flags & layout.FAILED
+
+
+async def test_a_bad_policy_file_is_said_and_the_default_used(
+    rig_of: RigOf, autojump_clock: MockClock, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Garbage in backoff-max: said once, with the file's name, and no back-off."""
+    rig = await rig_of(backoff_max="soon\n")
+    assert await crash_quickly(rig, 3) == [0, 1, 2]
+    said = capfd.readouterr().err
+    assert said.count("backoff-max: not a number of milliseconds: 'soon'") == 1
+
+
 # --- status writes ------------------------------------------------------------------------
 
 
@@ -299,6 +396,29 @@ async def test_start_is_one_write(
     """Taking the directory and starting ./run: one status write, saying up."""
     rig = await rig_of()
     assert len(writes.of("status")) == 1 and rig.status().pid == rig.pid
+
+
+async def test_one_read_of_control_is_one_write(
+    rig_of: RigOf, writes: Writes, autojump_clock: MockClock
+) -> None:
+    """Many commands in one read are one burst: the status is written once, at its end,
+    and says what the last of them left (the pause of ``pcpcp``, the want of ``du``)."""
+    rig = await rig_of()
+    pid = rig.pid
+    before = len(writes.of("status"))
+    rig.control(b"pcpcp?!\x00" * 100)
+    await settle()
+    assert len(writes.of("status")) == before + 1
+    assert rig.status().paused and rig.status().pid == pid
+    stops = [s for _, p, s in rig.reaper.signals if p == pid and s == signal.SIGSTOP]
+    assert len(stops) == 300  # every command applied, in order
+    await trio.sleep(5)
+    rig.control(b"du")  # down, then up: the restart is the burst's, and one write
+    await settle()
+    rig.reaper.end(pid, signum=signal.SIGTERM)
+    await settle()
+    assert len(rig.reaper.starts()) == 2 and rig.status().pid == rig.pid != pid
+    assert rig.status().want is status.Want.UP
 
 
 async def test_failed_status_writes_back_off(

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supervise.layout import extra_matches
+from supervise.layout import BACKOFF_SIZE, extra_matches
 from supervise.status import (
     DAEMONTOOLS_SIZE,
     EXTRA_SIZE,
@@ -259,13 +259,26 @@ EXTRA_GOLDEN: list[tuple[Extra, bytes]] = [
      _hex(f"02 000000000000000000000000 06 01 00 {BOUND_HEX}")),
     (Extra(ExtraFlag.FINISHING | ExtraFlag.EXITED, None, 111, 0),
      _hex(f"02 000000000000000000000000 14 6f 00 {BOUND_HEX}")),
+    # backing off: the start it waits for, in a 12-byte tail
+    (Extra(ExtraFlag.BACKOFF | ExtraFlag.EXITED, None, 1, 0, READY_STAMP),
+     _hex(f"02 000000000000000000000000 24 01 00 {BOUND_HEX} 400000006b01d5050cf53350")),
 ]
 
 
 def test_extra_constants() -> None:
-    """Version 2, 32 bytes, as supervise.layout lays it out."""
-    assert (EXTRA_VERSION, EXTRA_SIZE) == (2, 32)
-    assert [int(flag) for flag in ExtraFlag] == [1, 2, 4, 8, 16]
+    """Version 2, 32 bytes (44 with the back-off tail), as supervise.layout lays it out."""
+    assert (EXTRA_VERSION, EXTRA_SIZE, BACKOFF_SIZE) == (2, 32, 44)
+    assert [int(flag) for flag in ExtraFlag] == [1, 2, 4, 8, 16, 32]
+
+
+def test_extra_backoff_tail_is_invisible_to_a_32_byte_reader() -> None:
+    """A reader of the first 32 bytes (an older svstat) reads a backing-off record as it
+    always did; a flag without its tail gives no stamp."""
+    extra = Extra(ExtraFlag.BACKOFF | ExtraFlag.EXITED, None, 1, 0, READY_STAMP)
+    data = pack_extra(extra, BOUND)
+    assert len(data) == BACKOFF_SIZE and extra_matches(data[:32], pack(BOUND))
+    assert unpack_extra(data[:32]) == extra.replace(backoff_until=None)
+    assert unpack_extra(data[:32]).flags & ExtraFlag.BACKOFF
 
 
 @pytest.mark.parametrize(("extra", "data"), EXTRA_GOLDEN)

@@ -13,6 +13,7 @@ import pytest
 from cmdline.out import Usage
 from supervise import record as records
 from supervise.layout import (
+    BACKOFF,
     EXITED,
     FAILED,
     FINISHING,
@@ -222,6 +223,54 @@ def test_extras_ready_in_the_future_is_zero() -> None:
     """A readiness stamp later than `now` prints 0 seconds, like svstat's clamp."""
     v = ours(383, STATE_RUN, NOTIFY | READY, ready=(LABEL + 100, 0))
     assert extras(v, NOW) == ", ready 0 seconds"
+
+
+def backing_off(until: int, flags: int = BACKOFF | EXITED, pid: int = 0) -> View:
+    """Our record of a service down after ./run exited 1, its restart held until `until`."""
+    data = record(pid, state=STATE_RUN if pid else STATE_DOWN)
+    v = make(data)
+    extra = records.Extra(flags, None, 1, 0, Tai64n(until, 0))
+    v.extra = records.unpack_extra(records.pack_extra(extra, data))
+    return v
+
+
+@pytest.mark.parametrize(
+    ("until", "left"), [(LABEL + 9, 7), (LABEL + 2, 0), (LABEL - 5, 0), (LABEL + 3, 1)]
+)
+def test_extras_backing_off(until: int, left: int) -> None:
+    """While a crash loop's back-off holds the start: how many whole seconds are left
+    (0 once the time is past: the start is due), after the exit it follows."""
+    assert extras(backing_off(until), NOW) == (
+        f", backing off: next start in {left} seconds, exited 1"
+    )
+
+
+def test_extras_backoff_needs_its_flag_and_no_pid() -> None:
+    """A stamp without the BACKOFF flag, or with a pid (a stale record), says nothing."""
+    assert extras(backing_off(LABEL + 9, flags=EXITED), NOW) == ", exited 1"
+    assert "backing off" not in extras(backing_off(LABEL + 9, pid=383), NOW)
+
+
+def test_fields_backoff() -> None:
+    """backoff (true/false), backoffuntil (the label, as updownsince) and backoffleft
+    (seconds, as updownfor counts them); false NA -1 when not backing off."""
+    v = backing_off(LABEL + 9)
+    assert fields_line(v, "up,backoff,backoffuntil,backoffleft") == (
+        f"false true @{LABEL + 9:016x}00000000 7"
+    )
+    plain = ours(0, STATE_DOWN, EXITED, code=1)
+    assert fields_line(plain, "backoff,backoffuntil,backoffleft") == "false NA -1"
+
+
+def test_json_backoff() -> None:
+    """--json carries the back-off fields too (null when not backing off)."""
+    import json
+
+    record_ = json.loads(svstat._json_line("d", backing_off(LABEL + 9), NOW))
+    assert (record_["backoff"], record_["backoffleft"]) == (True, 7)
+    assert record_["backoffuntil"] == f"@{LABEL + 9:016x}00000000"
+    plain = json.loads(svstat._json_line("d", ours(0, STATE_DOWN, EXITED), NOW))
+    assert (plain["backoff"], plain["backoffuntil"], plain["backoffleft"]) == (False, None, None)
 
 
 def test_full_line() -> None:
