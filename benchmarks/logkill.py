@@ -80,7 +80,8 @@ def logger_soak(scratch: Path, kills: int, rate: int) -> dict[str, str]:
     code = scanner.stop()
     found = count(main)
     lost = found["last"] - found["distinct"]
-    ok = lost == 0 and found["disordered"] == 0 and found["last"] > 0 and code == 0
+    ok = (lost == 0 and found["disordered"] == found["malformed"] == 0 and found["last"] > 0
+          and code == 0)
     return {
         "svlog SIGKILLed": f"{kills} (each after 0.05-0.5 s of work; supervise restarts it "
                            f"a second later, the writer waiting meanwhile)",
@@ -95,6 +96,7 @@ def logger_soak(scratch: Path, kills: int, rate: int) -> dict[str, str]:
         "lines cut by the kill in the middle of a write (then logged whole)":
             f"{found['cut']:,}",
         "lines out of order within a file": f"{found['disordered']:,}",
+        "lines not whole (a part of a line logged as a line)": f"{found['malformed']:,}",
         "svscan exit code": str(code),
         "verdict": "ok" if ok else "FAILED",
     }
@@ -126,10 +128,12 @@ def _ended(main: Path) -> bool:
 
 def count(main: Path) -> dict[str, int]:
     """Read every file of `main` in order: the last number (from ``end N``), how many
-    distinct numbers, repeats, restarts that repeated, cut lines, disorder in a file."""
+    distinct numbers, repeats, restarts that repeated, cut lines, disorder in a file,
+    lines that are not whole."""
     files = sorted(p for p in main.iterdir() if p.name.startswith("@")) + [main / "current"]
     seen: set[int] = set()
-    found = dict.fromkeys(("last", "distinct", "repeated", "restarts", "cut", "disordered"), 0)
+    found = dict.fromkeys(("last", "distinct", "repeated", "restarts", "cut", "disordered",
+                           "malformed"), 0)
     previous = 0  # the number before, across files
     for path in files:
         data = path.read_bytes()
@@ -143,7 +147,11 @@ def count(main: Path) -> dict[str, int]:
             if text.startswith(b"end "):
                 found["last"] = int(text[4:])
                 continue
-            number = int(text[:12]) if len(text) == LINE - 1 else -1
+            if not (len(text) == LINE - 1 and text[:12].isdigit()):
+                found["malformed"] += 1  # part of a line: a lost beginning, say
+                expected = None
+                continue
+            number = int(text[:12])
             if expected is not None and number != expected:
                 found["disordered"] += 1
             if expected is None and 0 < number <= previous:
@@ -153,5 +161,5 @@ def count(main: Path) -> dict[str, int]:
             seen.add(number)
             expected = number + 1
             previous = max(previous, number)
-    found["distinct"] = len(seen - {-1})
+    found["distinct"] = len(seen)
     return found
