@@ -83,8 +83,8 @@ def logger_soak(scratch: Path, kills: int, rate: int) -> dict[str, str]:
     ok = (lost == 0 and found["disordered"] == found["malformed"] == 0 and found["last"] > 0
           and code == 0)
     return {
-        "svlog SIGKILLed": f"{kills} (each after 0.05-0.5 s of work; supervise restarts it "
-                           f"a second later, the writer waiting meanwhile)",
+        "svlog SIGKILLed": f"{kills} (each after 0.05-0.5 s of work; supervise starts it "
+                           f"again, at most once a second, the writer waiting meanwhile)",
         "writer": f"{rate / 1e6:.0f} MB/s asked, {LINE}-byte numbered lines in 8 KiB writes; "
                   f"{found['last'] * LINE / elapsed / 1e6:.1f} MB/s got through over "
                   f"{elapsed:.0f} s",
