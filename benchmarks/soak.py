@@ -9,12 +9,14 @@
   every service is taken back, and whether any was started twice.
 - Crash loop: `d` then `u` on a good service, timed until the status says so, with 100
   services crashing every second beside it and without them.
+- The logger (`benchmarks.logkill`): svlog SIGKILLed 100 times under a writer of 5 MB/s
+  of numbered lines through svscan's log pipe: no line lost, repeats counted.
 
 Writes docs/reliability.md. Every process is cleaned up by pid (this script is a child
 subreaper, so the orphans of a killed svscan are its children). Exits 0 unless a claim
 failed, which it says.
 
-    python -m benchmarks.soak [--hups 100] [--services 100] [--big 1000]
+    python -m benchmarks.soak [--hups 100] [--services 100] [--big 1000] [--log-kills 100]
 """
 
 from __future__ import annotations
@@ -237,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hups", type=int, default=100)
     parser.add_argument("--services", type=int, default=100)
     parser.add_argument("--big", type=int, default=1000)
+    parser.add_argument("--log-kills", type=int, default=100)
+    parser.add_argument("--log-rate", type=int, default=5_000_000, help="bytes a second")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     exit_on_sigterm()
@@ -251,6 +255,11 @@ def main(argv: list[str] | None = None) -> int:
         parts.append(("kill -9 and a new svscan", kill9_soak(scratch, args.big)))
         procs.kill_descendants()
         parts.append(("Control latency beside a crash loop", crash_soak(scratch)))
+        procs.kill_descendants()
+        from benchmarks.logkill import logger_soak  # it imports this module's helpers
+
+        parts.append(("The logger: svlog killed with SIGKILL under a writer",
+                      logger_soak(scratch, args.log_kills, args.log_rate)))
     finally:
         procs.kill_descendants()
         shutil.rmtree(scratch, ignore_errors=True)

@@ -3,7 +3,9 @@
 Why: a logger sits in the pipe of every service, and a slow one holds the service back
 once the pipe is full; svlog is Python where multilog is C, so this checks that the
 fast path (a whole read labelled with one ``bytes.replace``, written in one ``write``)
-keeps up. Target: ``svlog t`` at least as many MB/s as ``multilog t`` in the same run.
+keeps up. Target: ``svlog t`` at least 1.5 times the MB/s of ``multilog t`` in the same
+run (issue 16: it held 2x before it learnt to take a line from its pipe only once written,
+which costs a peek and a discard per read).
 
 Each run pipes a file of ~100-byte lines (``cat FILE |``) into a fresh
 ``LOGGER t s16777215 n5 DIR``: wall time from spawn to the logger's exit (so its final
@@ -37,6 +39,7 @@ MULTILOG = "/usr/bin/multilog"
 CAT = "/bin/cat"
 OUTPUT = ROOT / "benchmarks" / "results" / "svlog.md"
 MB = 1_000_000
+TARGET = 1.5  # svlog's MB/s over multilog's, at least
 
 PLAIN = ["t", "s16777215", "n5"]
 SMALL_FILES = ["t", "n5"]  # multilog's default size, 99999: a file ends every ~1300 lines
@@ -145,7 +148,7 @@ def verdicts(pairs: list[tuple[str, str]], results: dict[str, tuple[Summary, Sum
     for ours, theirs in pairs:
         faster = results[ours][0].median / results[theirs][0].median
         cheaper = results[ours][1].median / results[theirs][1].median
-        verdict = ("met" if faster >= 1 else "MISSED") if ours == targeted else "no target"
+        verdict = ("met" if faster >= TARGET else "MISSED") if ours == targeted else "no target"
         lines.append(f"- `{ours}` / `{theirs}`: {faster:.2f}x the MB/s, {cheaper:.2f}x the CPU "
                      f"per MB: **{verdict}**")
     for label, (speed, _) in results.items():
@@ -168,7 +171,7 @@ def report(args: argparse.Namespace, size: int, benches: list[Bench],
         "",
         table(benches, results),
         "",
-        "## Target: `svlog t` at least as fast as `multilog t`",
+        f"## Target: `svlog t` at least {TARGET}x the MB/s of `multilog t`",
         "",
         *verdicts(pairs, results, pairs[0][0]),
         "",

@@ -9,5 +9,6 @@ Nothing here imports trio (nor attrs, enum or typing at run time; ``re`` only fo
 script with patterns): a logger is started for every service, restarted with it, and
 must be light. The pure parts (`script`, `pattern`, `selection`, `stamp`, `lines`,
 `rotation`) take bytes and values and return bytes and values; `logdir`, `logger`,
-`signals` and `main` do the I/O. This file imports nothing.
+`signals`, `source` (with `peek` and `tee`: a pipe is only peeked at until its lines are
+written) and `main` do the I/O. This file imports nothing.
 """

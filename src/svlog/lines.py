@@ -44,8 +44,8 @@ if TYPE_CHECKING:
     Op = tuple[int, bytes]
     from svlog.selection import Selection
 
-    #: (line, open, tail, tail_to): where a line stands between two reads
-    State = tuple[bytes, bool, bool, tuple[bool, ...]]
+    #: (line, label, open, tail, tail_to): where a line stands between two reads
+    State = tuple[bytes, int, bool, bool, tuple[bool, ...]]
     #: each directory's bytes, and what goes to stderr
     Quick = tuple[list[bytes], list[bytes]]
 
@@ -74,8 +74,8 @@ class Batch:
 class Splitter:
     """The line being read, across reads; turns each read into what goes where."""
 
-    __slots__ = ("_steps", "_count", "_simple", "_selection", "_line", "_open", "_tail",
-                 "_tail_to")
+    __slots__ = ("_steps", "_count", "_simple", "_selection", "_line", "_label", "_open",
+                 "_tail", "_tail_to")
 
     def __init__(self, script: Script) -> None:
         self._steps = tuple(_step(action) for action in script.actions)
@@ -88,6 +88,7 @@ class Splitter:
 
             self._selection = Selection(script)
         self._line = bytearray()  # the head so far, label included
+        self._label = 0  # the size of the label at its start
         self._open = False  # a line has begun
         self._tail = False  # its head has gone out; the rest streams
         self._tail_to: tuple[bool, ...] = ()  # the directories that selected it
@@ -103,12 +104,25 @@ class Splitter:
         ended now would split it."""
         return self._tail
 
+    @property
+    def held(self) -> int:
+        """Bytes of input given out to no directory yet: the line being read, while its
+        head is short. svlog takes the rest from a pipe (`svlog.peek`), and leaves these
+        there, so that a logger killed now leaves them to the next one."""
+        return len(self._line) - self._label if self._open and not self._tail else 0
+
     def save(self) -> State:
-        return bytes(self._line), self._open, self._tail, self._tail_to
+        return bytes(self._line), self._label, self._open, self._tail, self._tail_to
 
     def restore(self, state: State) -> None:
-        line, self._open, self._tail, self._tail_to = state
+        line, self._label, self._open, self._tail, self._tail_to = state
         self._line = bytearray(line)
+
+    def _begin(self, prefix: bytes) -> None:
+        """A line begins: its head starts with its label."""
+        self._open = True
+        self._line = bytearray(prefix)
+        self._label = len(prefix)
 
     # --- the quick path: whole reads ----------------------------------------------------------
 
@@ -171,8 +185,7 @@ class Splitter:
         if self._tail:
             return data
         if not self._open:
-            self._open = True
-            self._line = bytearray(prefix)
+            self._begin(prefix)
         self._line += data
         if len(self._line) < HEAD:
             return b""
@@ -192,8 +205,7 @@ class Splitter:
             chosen = self._tail_to
         else:
             if not self._open:
-                self._open = True
-                self._line = bytearray(prefix)
+                self._begin(prefix)
             self._line += data
             if not ended and len(self._line) < HEAD:
                 return
@@ -243,8 +255,7 @@ class Splitter:
                 at = stop
                 continue
             if not self._open:
-                self._open = True
-                self._line = bytearray(prefix)
+                self._begin(prefix)
             room = HEAD - len(self._line)
             newline = data.find(b"\n", at, min(end, at + room))
             if newline >= 0:

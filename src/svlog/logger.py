@@ -47,6 +47,12 @@ class Logger:
     def at_line_start(self) -> bool:
         return self._splitter.at_line_start
 
+    @property
+    def held(self) -> int:
+        """Input bytes not in any file yet (the line being read): all the others that
+        `take` was given are written when it returns."""
+        return self._splitter.held
+
     def take(self, data: bytes) -> None:
         """One read: every line that starts in it gets the label of now (with ``t``)."""
         prefix = stamp.prefix(time.time_ns()) if self._stamped else b""

@@ -6,11 +6,13 @@ same script does, with the same files (see `svlog.logdir`). The loop:
 - wait for input or a signal; SIGALRM rotates every non-empty ``current`` (at a line
   boundary: a line being read is not in any file yet, and one longer than its head that
   is half written is finished first); SIGTERM ends the logger once the line being read
-  is complete, reading the rest of it a byte at a time, as multilog does, so nothing
-  after it is taken from the pipe.
-- read up to 128 KiB; label the lines that start in it (``t``); give each directory its
-  bytes, rotating where multilog would (`svlog.logger`). A write that fails is retried
-  until it succeeds, and no input is read meanwhile.
+  is complete, taking nothing after it from the pipe, as multilog does.
+- take the new input (up to 128 KiB; `svlog.source`); label the lines that start in it
+  (``t``); give each directory its bytes, rotating where multilog would
+  (`svlog.logger`). A write that fails is retried until it succeeds, and no input is
+  taken meanwhile. From a pipe, the input is only peeked at until its lines are written:
+  then it is taken from the pipe (`svlog.peek`), so a logger killed at any moment leaves
+  the next one every line it has not written.
 - at end of input a line without its newline gets one; every ``current`` is synced and
   made 0744 (a clean exit); exit 0.
 
@@ -28,40 +30,34 @@ from cmdline.out import Fatal
 from svlog.logger import Logger
 from svlog.script import ScriptError, parse
 from svlog.signals import Signals
+from svlog.source import open_source
 
 PROG = "svlog"
-READ = 1 << 17
 STDIN = 0
 
-
-def _read(size: int) -> bytes | None:
-    """Some input, or None if there is none after all; a read error ends input, as it
-    ends multilog's."""
-    try:
-        return os.read(STDIN, size)
-    except BlockingIOError:  # a non-blocking input someone else read first
-        return None
-    except OSError:
-        return b""
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from svlog.source import Source
 
 
-def run(logger: Logger, signals: Signals) -> None:
-    """multilog's loop, until end of input or SIGTERM at a line boundary."""
+def run(logger: Logger, signals: Signals, source: Source) -> None:
+    """multilog's loop, until end of input or SIGTERM at a line boundary. After each
+    piece, the source learns how much of it is written (all but the line being read)."""
     while True:
         if signals.rotate:
             signals.rotate = False
             logger.rotate()
         if signals.exit and logger.at_line_start:
             break
-        if not signals.wait(STDIN):
-            continue
-        data = _read(1 if signals.exit else READ)
+        data = source.next()
         if data is None:
             continue
         if not data:
             break
         logger.take(data)
+        source.written(logger.held)
     logger.end()
+    source.written(0)
 
 
 def command(args: list[str]) -> int:
@@ -72,7 +68,7 @@ def command(args: list[str]) -> int:
         raise Fatal(exits.USAGE, str(error)) from None
     signals = Signals()
     logger = Logger(script)
-    run(logger, signals)
+    run(logger, signals, open_source(STDIN, signals))
     return exits.OK
 
 

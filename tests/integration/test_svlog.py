@@ -18,8 +18,10 @@ import stat
 import subprocess
 import sys
 import termios
+import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +52,16 @@ def wait_until(check: Callable[[], object], what: str, timeout: float = PATIENCE
 
 
 class Svlog:
-    """One svlog process reading a pipe this test writes."""
+    """One svlog process reading a pipe this test writes (its own, or an earlier svlog's:
+    `after`, as svscan starts a new logger on the pipe the dead one read)."""
 
-    def __init__(self, cwd: Path, *script: str) -> None:
+    def __init__(self, cwd: Path, *script: str, after: Svlog | None = None) -> None:
         self.cwd = cwd
-        reader, self.writer = os.pipe()
+        self.first: Svlog = self if after is None else after.first  # the pipe's owner
+        if after is None:
+            reader, self.writer = os.pipe()
+        else:
+            reader, self.writer = after.reader, -1
         self.reader = reader  # kept: what svlog has not read can be counted and read back
         self.stderr_path = cwd / f"svlog-{time.monotonic_ns()}.err"
         with open(self.stderr_path, "wb") as err:
@@ -63,10 +70,12 @@ class Svlog:
     def write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
-            view = view[os.write(self.writer, view) :]
+            view = view[os.write(self.first.writer, view) :]
 
     def close_input(self) -> None:
-        if self.writer >= 0:
+        if self.first is not self:
+            self.first.close_input()
+        elif self.writer >= 0:
             os.close(self.writer)
             self.writer = -1
 
@@ -88,26 +97,32 @@ class Svlog:
         with open(f"/proc/{self.process.pid}/wchan") as f:
             return f.read()
 
+    def kill(self) -> None:
+        """SIGKILL, and wait for it to be gone."""
+        self.process.kill()
+        self.process.wait()
+
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        self.close_input()
-        os.close(self.reader)
+            self.kill()
+        if self.first is self:
+            self.close_input()
+            os.close(self.reader)
 
 
 @pytest.fixture
 def svlog() -> Iterator[Callable[..., Svlog]]:
-    """Start svlog (``svlog(cwd, *script)``); every one is killed by pid afterwards."""
+    """Start svlog (``svlog(cwd, *script, after=None)``); every one is killed by pid
+    afterwards, and the pipes closed once no svlog reads them."""
     running: list[Svlog] = []
 
-    def start(cwd: Path, *script: str) -> Svlog:
-        logger = Svlog(cwd, *script)
+    def start(cwd: Path, *script: str, after: Svlog | None = None) -> Svlog:
+        logger = Svlog(cwd, *script, after=after)
         running.append(logger)
         return logger
 
     yield start
-    for logger in running:
+    for logger in reversed(running):
         logger.stop()
 
 
@@ -115,9 +130,13 @@ def archives(log: Path, suffix: str = "") -> list[Path]:
     return sorted(p for p in log.iterdir() if p.name.startswith("@") and p.name.endswith(suffix))
 
 
-def texts(path: Path) -> list[bytes]:
-    """The text of each labelled line of `path` (every line must be labelled)."""
+def texts(path: Path, cut: bool = False) -> list[bytes]:
+    """The text of each labelled line of `path` (every line must be labelled); `cut`: a
+    file a SIGKILL may have cut in the middle of a write, whose last line may be partial
+    (left out; the logger after it writes it again whole)."""
     lines = path.read_bytes().split(b"\n")
+    if cut:
+        lines[-1] = b""
     assert lines[-1] == b"", f"{path} does not end with a newline"
     found = [LABELLED.fullmatch(line) for line in lines[:-1]]
     assert all(found), f"unlabelled line in {path}"
@@ -259,6 +278,7 @@ def test_unclean_exit_leaves_u_and_a_clean_one_is_appended_to(
     first.write(numbered(1, 5))
     wait_until(lambda: (log / "current").exists() and len(texts(log / "current")) == 5,
                "five lines logged")
+    wait_until(lambda: first.unread() == 0, "the lines taken from the pipe")
     first.signal(signal.SIGKILL)
     first.wait()
     assert mode(log / "current") == 0o644
@@ -329,8 +349,9 @@ def fill(path: Path) -> None:
 def test_disk_full_pauses_without_losing_a_line(
     tmp_path: Path, svlog: Callable[..., Svlog]
 ) -> None:
-    """ENOSPC: one warning, then svlog retries every second and reads no more input;
-    once space is freed, every line arrives once, in order."""
+    """ENOSPC: one warning, then svlog retries every second and takes no more input (not
+    even the lines it is trying to write: they stay in the pipe); once space is freed,
+    every line arrives once, in order."""
     with small_tmpfs(tmp_path / "small") as small:
         log = small / "log"
         log.mkdir()
@@ -341,16 +362,134 @@ def test_disk_full_pauses_without_losing_a_line(
         assert logger.stderr() == (
             "svlog: warning: unable to write to ./small/log/current, pausing: out of disk space\n"
         )
-        backlog = numbered(101, 200)
-        logger.write(backlog)
+        logger.write(numbered(101, 200))
         wait_until(lambda: "nanosleep" in logger.wchan(), "svlog pausing")
-        assert logger.unread() == len(backlog), "svlog read input while it could not write"
+        assert logger.unread() == len(numbered(1, 200)), "svlog took lines it has not written"
         (small / "filler").unlink()
         logger.close_input()
         assert logger.wait() == 0
         logged = [line for p in [*archives(log), log / "current"] for line in texts(p)]
         assert logged == numbered(1, 200).split(b"\n")[:-1]
         assert logger.stderr().count("\n") == 1
+
+
+def test_kill_9_while_paused_on_a_full_disk_loses_nothing(
+    tmp_path: Path, svlog: Callable[..., Svlog]
+) -> None:
+    """The case that lost 59 lines of 3,000: svlog paused on a full disk is SIGKILLed, the
+    space is freed, a new svlog starts on the same pipe: every line is logged, once."""
+    lines = numbered(1, 3000)  # 110 kB once labelled
+    with small_tmpfs(tmp_path / "small", "256k") as small:
+        log = small / "log"
+        log.mkdir()
+        fill(small / "filler")
+        first = svlog(tmp_path, "t", "./small/log")
+        first.write(lines)
+        wait_until(lambda: "out of disk space" in first.stderr(), "the warning")
+        wait_until(lambda: "nanosleep" in first.wchan(), "svlog pausing")
+        first.kill()
+        assert first.unread() == len(lines)
+        (small / "filler").unlink()
+        second = svlog(tmp_path, "t", "./small/log", after=first)
+        second.close_input()
+        assert second.wait() == 0
+        logged = [line for p in [*archives(log), log / "current"] for line in texts(p)]
+        assert logged == lines.split(b"\n")[:-1]
+        assert len(archives(log, ".u")) == 1  # the dead one's current, empty
+
+
+def test_half_a_line_outlives_the_logger(tmp_path: Path, svlog: Callable[..., Svlog]) -> None:
+    """A line begun and not ended stays in the pipe while svlog waits for its end (asleep,
+    not spinning on a pipe that stays readable); killed then, the next svlog logs it whole."""
+    log = tmp_path / "log"
+    first = svlog(tmp_path, "t", "./log")
+    first.write(b"whole\nhalf a li")
+    wait_until(lambda: (log / "current").exists() and len(texts(log / "current")) == 1,
+               "the whole line logged")
+    wait_until(lambda: first.unread() == len(b"half a li"), "the whole line taken")
+    wait_until(lambda: "epoll" in first.wchan(), "svlog waiting for the rest")
+    first.kill()
+    second = svlog(tmp_path, "t", "./log", after=first)
+    first.write(b"ne\nnext\n")
+    first.close_input()
+    assert second.wait() == 0
+    (unclean,) = archives(log)
+    assert texts(unclean) == [b"whole"]
+    assert texts(log / "current") == [b"half a line", b"next"]
+
+
+def test_kill_9_under_a_stream_loses_no_line(tmp_path: Path,
+                                             svlog: Callable[..., Svlog]) -> None:
+    """A writer streams numbered lines as fast as svlog takes them; svlog is SIGKILLed 5
+    times while it works and started again on the same pipe each time: every number is
+    logged, whole; a number logged twice can only be one the dead logger wrote and had
+    not yet taken from the pipe (the next file begins again a little before)."""
+    first = svlog(tmp_path, "t", "s16777215", "n20", "./log")
+    stream = Stream(first)
+    stream.start()
+    log = tmp_path / "log"
+    logger = first
+    try:
+        for kill in range(5):
+            wait_until(partial(grown, log, logged_bytes(log) + 50_000),
+                       f"lines logged before kill {kill + 1}")
+            logger.kill()
+            logger = svlog(tmp_path, "t", "s16777215", "n20", "./log", after=first)
+    finally:
+        last = stream.stop()
+    first.close_input()
+    assert logger.wait() == 0
+    files = [*archives(log), log / "current"]
+    assert [p.name[-2:] for p in files] == [".u"] * 5 + ["nt"]
+    texts_of = [texts(p, cut=True) for p in files]
+    logged = [line for lines in texts_of for line in lines]
+    assert all(re.fullmatch(rb"line \d+", line) for line in logged)
+    numbers = [int(line[5:]) for line in logged]
+    assert sorted(set(numbers)) == list(range(1, last + 1))
+    for path, lines, after in zip(files, texts_of, [*texts_of[1:], []], strict=True):
+        numbers = [int(line[5:]) for line in lines]  # each file in order, from its start
+        assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+        piece = partial_line(path)
+        assert not piece or any(line.startswith(piece) for line in after)
+
+
+class Stream(threading.Thread):
+    """Numbered lines into an svlog's pipe, 400 a write, until `stop`."""
+
+    def __init__(self, logger: Svlog) -> None:
+        super().__init__(daemon=True)  # blocked in a write if the test fails: not waited for
+        self.logger = logger
+        self.last = 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.logger.write(numbered(self.last + 1, self.last + 400))
+            self.last += 400
+
+    def stop(self) -> int:
+        """The last number written."""
+        self.stopping.set()
+        self.join(PATIENCE)
+        return self.last
+
+
+def partial_line(path: Path) -> bytes:
+    """The text of the line a SIGKILL cut in the middle of a write, as far as it was
+    written (b"" if none, or if the cut left part of the label only)."""
+    piece = path.read_bytes().rpartition(b"\n")[2]
+    label = LABELLED.match(piece)
+    return label[1] if label else b""
+
+
+def grown(log: Path, size: int) -> bool:
+    return logged_bytes(log) >= size
+
+
+def logged_bytes(log: Path) -> int:
+    """Bytes in every file of `log` (current and archives)."""
+    return sum(p.stat().st_size for p in log.iterdir() if p.name == "current" or
+               p.name.startswith("@")) if log.exists() else 0
 
 
 async def test_svlog_as_a_logger_under_svscan(tmp_path: Path, start_svscan: Any) -> None:

@@ -22,7 +22,8 @@ PURE = ["supervise", "supervise.tai", "supervise.status", "supervise.control", "
         "supervise.kinds", "supervise.record", "supervise.alphabet", "supervise.say",
         "supervise.dump", "supervise.adoption", "cmdline", "cmdline.out",
         "svlog", "svlog.script", "svlog.pattern", "svlog.stamp", "svlog.lines", "svlog.rotation",
-        "svlog.selection", "svlog.logdir", "svlog.logger", "svlog.signals", "svlog.main",
+        "svlog.selection", "svlog.logdir", "svlog.logger", "svlog.signals", "svlog.source",
+        "svlog.peek", "svlog.tee", "svlog.main",
         "svlog.tai64nlocal"]
 
 _PROBE = """

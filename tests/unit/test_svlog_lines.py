@@ -281,3 +281,40 @@ def test_no_directories() -> None:
     """A script without directories reads and drops (or only prints) its input."""
     batch = Splitter(parse(["e"])).feed(b"a\nb\n", b"")
     assert batch.ops == [] and batch.errors == [b"a\n", b"b\n"]
+
+
+def expected_held(stream: bytes, prefix: bytes) -> int:
+    """The input bytes of the line being read, while its head (label included) is short."""
+    tail = stream.rpartition(b"\n")[2]
+    return len(tail) if len(prefix) + len(tail) < HEAD else 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(reads(), st.sampled_from([b"", LABEL]), st.sampled_from(["fast", "feed", "quick"]))
+def test_held_is_what_no_directory_got_yet(pieces: list[bytes], prefix: bytes,
+                                           way: str) -> None:
+    """After each read, `held` counts the bytes a pipe must keep for the next logger:
+    those of the line being read whose head has not gone out; every other byte has."""
+    stamped = ["t"] if prefix else []
+    script = parse([*stamped, "-*x*", "./a"] if way == "quick" else [*stamped, "./a"])
+    splitter = Splitter(script)
+    stream = b""
+    for data in pieces:
+        if way == "fast":
+            splitter.fast(data, prefix)
+        elif way == "feed" or splitter.quick(data, prefix) is None:
+            splitter.feed(data, prefix)
+        stream += data
+        assert splitter.held == expected_held(stream, prefix)
+    splitter.end()
+    assert splitter.held == 0
+
+
+def test_held_survives_save_and_restore() -> None:
+    splitter = Splitter(parse(["t", "./a"]))
+    splitter.fast(b"done\nhalf", LABEL)
+    state = splitter.save()
+    splitter.fast(b" and the rest\n", LABEL)
+    assert splitter.held == 0
+    splitter.restore(state)
+    assert splitter.held == len(b"half")
