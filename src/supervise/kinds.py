@@ -39,3 +39,4 @@ class ExtraFlag(enum.IntFlag):
     NOTIFY = layout.NOTIFY
     FINISHING = layout.FINISHING
     BACKOFF = layout.BACKOFF
+    TREE = layout.TREE
