@@ -12,6 +12,7 @@ failure under CI=true, wherever the test lives.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -27,7 +28,7 @@ from ci_guard import (
 )
 from cmdline import out
 from supervise.process import become_subreaper
-from support import SVSCAN, Daemon, cmdline, descendants
+from support import SVSCAN, Daemon, cmdline, daemon_cgroups, descendants
 
 #: Seconds a test's processes get to finish after the test before they count as strays.
 GRACE = float(os.environ.get("STRAY_GRACE_SECONDS", "10"))
@@ -95,6 +96,35 @@ def _daemons(program: Callable[..., Daemon]) -> Iterator[Callable[..., Daemon]]:
     for daemon in running:
         if daemon.process.poll() is None:
             daemon.stop()
+    _no_cgroup_left(running)
+
+
+def _no_cgroup_left(daemons: list[Daemon]) -> None:
+    """Every daemon that exited on its own removed its cgroups (`supervise.cgroups`); those
+    of a daemon the test killed (``kill -9``) are removed here. A cgroup left behind fails
+    the test, and is emptied (``cgroup.kill``) and removed all the same."""
+    left = []
+    for daemon in daemons:
+        for where in daemon_cgroups(daemon.pid):
+            if daemon.process.returncode != -signal.SIGKILL:
+                left.append(where)
+            _remove_cgroup(where)
+    assert left == [], f"daemons left cgroups behind: {left}"
+
+
+def _remove_cgroup(where: Path) -> None:
+    if (where / "cgroup.kill").exists():
+        with contextlib.suppress(OSError):
+            (where / "cgroup.kill").write_text("1")
+    deadline = time.monotonic() + GRACE
+    while True:
+        try:
+            where.rmdir()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
 
 
 @pytest.fixture

@@ -111,12 +111,13 @@ SVSCAN = [sys.executable, "-m", "supervise.svscan_cli"]
 class Daemon:
     """Our supervise daemon on some directories, as a child process of the test."""
 
-    def __init__(self, *dirs: Path, cwd: Path | None = None, program: list[str] | None = None):
+    def __init__(self, *dirs: Path, cwd: Path | None = None, program: list[str] | None = None,
+                 env: dict[str, str] | None = None):
         self.stderr_path = Path(cwd or dirs[0].parent) / f"daemon-{time.monotonic_ns()}.err"
         argv = program or [sys.executable, "-m", "supervise.cli"]
         with open(self.stderr_path, "wb") as output:
             self.process = subprocess.Popen(
-                [*argv, *map(str, dirs)], cwd=cwd, stdout=output, stderr=output
+                [*argv, *map(str, dirs)], cwd=cwd, stdout=output, stderr=output, env=env
             )
 
     @property
@@ -142,6 +143,26 @@ class Daemon:
 
     def signal(self, signum: int) -> None:
         self.process.send_signal(signum)
+
+
+def own_cgroup() -> Path | None:
+    """The directory of this process's cgroup v2 (where a daemon we start puts its
+    ``supervise.PID``), or None where there is no cgroup2 hierarchy."""
+    from supervise import tree
+
+    with open("/proc/self/cgroup") as mine, open("/proc/self/mountinfo") as mounts:
+        own = tree.own_cgroup(mine.read())
+        found = None if own is None else tree.locate(own, tree.cgroup2_mounts(mounts.read()))
+    return None if found is None else Path(found)
+
+
+def daemon_cgroups(pid: int) -> list[Path]:
+    """The cgroups daemon `pid` made (its ``supervise.PID`` and what is in it), if any."""
+    own = own_cgroup()
+    base = None if own is None else own / f"supervise.{pid}"
+    if base is None or not base.is_dir():
+        return []
+    return [*(child for child in base.iterdir() if child.is_dir()), base]
 
 
 def read_status(service: Path) -> status.Status:
