@@ -115,7 +115,8 @@ def discover() -> tuple[Cgroups | None, str]:
         with open("/proc/self/cgroup") as mine, open("/proc/self/mountinfo") as mounts:
             own_path, mount_text = tree.own_cgroup(mine.read()), mounts.read()
     except OSError as error:
-        return None, f"tracking each service in its session: no /proc/self/cgroup: {describe(error)}"
+        return None, ("tracking each service in its session: unable to read /proc/self: "
+                      f"{describe(error)}")
     own = None if own_path is None else tree.locate(own_path, tree.cgroup2_mounts(mount_text))
     if own is None:
         return None, "tracking each service in its session: no cgroup2 hierarchy here"

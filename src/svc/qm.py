@@ -14,10 +14,10 @@ final lines are logged. ``qm-start`` goes the other way: logs, then qmail-send
 
 Without ``-t`` it waits as long as the stop takes, saying every few seconds what
 is still up. With ``-t N`` it returns within N seconds: what is still up then
-gets SIGKILL (``k``), is named, and the exit is 1; the intake sessions still running
-at the deadline get SIGTERM (qmail-send's helpers never get a signal from us) (qmail's queue is crash-safe:
-a killed delivery is repeated, never lost). An administration lock,
-``SVDIR/.qm-lock``, keeps two runs from interleaving (the second waits);
+gets SIGKILL (``k``), is named, and the exit is 1 (qmail's queue is crash-safe:
+a killed delivery is repeated, never lost); the intake sessions still running at
+the deadline get SIGTERM (qmail-send's helpers never get a signal from qm-stop).
+An administration lock, ``SVDIR/.qm-lock``, keeps two runs from interleaving (the second waits);
 ``--skiplock`` ignores it, for root only. Exit codes: 0 done, 1 deadline hit,
 100 usage, 111 system error.
 """

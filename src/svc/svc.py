@@ -9,7 +9,8 @@ Beyond daemontools: ``-q -1 -2`` (QUIT USR1 USR2, runit's and s6's letters) and
 
 Waiting, in s6-svc's style: ``-wu`` up, ``-wU`` up and ready, ``-wd`` down,
 ``-wD`` down with finish done, ``-wE`` down with finish done and the service's
-process tree empty (what ./run left behind is gone: ours, not s6's), ``-wr`` restarted, ``-wR`` restarted and ready;
+process tree empty (what ./run left behind is gone: ours, not s6's), ``-wr``
+restarted, ``-wR`` restarted and ready;
 ``-T ms`` is the deadline (0 or none: no deadline). Exit codes with ``-w``:
 0 every directory got there, 99 the deadline passed for some directory (each
 is named with its state), 1 some directory cannot get there (no supervisor,

@@ -15,9 +15,9 @@ spellings), and ``svstat --json dir ...`` one JSON object per line and
 directory. The tree's fields: ``tree`` (``cgroup`` or ``session``), ``processes``
 in it (./run included), ``left`` (the same, 0 while ./run runs), and with a cgroup
 ``memory`` (bytes, where its memory controller is on) and ``cpuusec`` (CPU time,
-microseconds); -1 or null where unknown. These modes exit 0 when every directory was read, 1 when some
-supervisor is not running, 111 when some directory could not be read, 100 on
-a usage error.
+microseconds); -1 or null where unknown. These modes exit 0 when every directory
+was read, 1 when some supervisor is not running, 111 when some directory could not
+be read, 100 on a usage error.
 """
 
 from __future__ import annotations

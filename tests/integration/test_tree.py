@@ -272,10 +272,11 @@ def lines(events: Path, what: str) -> list[float]:
 async def sessions(port: Path, count: int, events: Path) -> list[object]:
     """`count` connections held open, each with its handler started."""
     await eventually(port.exists, what="the listener")
+    number = int(await trio.Path(port).read_text())
     conns = []
     for _ in range(count):
         conn = trio.socket.socket()
-        await conn.connect(("127.0.0.1", int(port.read_text())))
+        await conn.connect(("127.0.0.1", number))
         conns.append(conn)
     await eventually(lambda: len(lines(events, "session start")) == count, what="sessions")
     return conns
