@@ -60,8 +60,10 @@ class Reaper:
         if cgroup is None or self.cgroups is None:
             pid = spawn.spawn(dir_fd, program, args, self.environment, setsid=setsid, fds=fds)
         else:
-            with self.cgroups.inside(cgroup):
+            with self.cgroups.inside(cgroup) as entered:
                 pid = spawn.spawn(dir_fd, program, args, self.environment, setsid=setsid, fds=fds)
+            if not entered:
+                say.warning(f"unable to enter cgroup {cgroup}: pid {pid} started outside it")
         self._waiting[pid] = on_exit
         return pid
 
