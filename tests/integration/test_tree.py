@@ -23,17 +23,21 @@ import trio
 
 from ci_guard import unavailable
 from supervise import cgroups, tree
+from svc import qm
 from support import (
     Daemon,
     client,
+    daemon_cgroups,
     eventually,
     make_service,
     own_cgroup,
     pid_alive,
     read_status,
+    scan_root,
     send,
     started,
     svc_wait,
+    with_log,
 )
 
 #: ./run forks a background child and a grandchild (both ignore TERM), then execs: three
@@ -218,6 +222,35 @@ def _pid_of(command: str, service: Path) -> int | None:
     return None
 
 
+async def test_service_and_logger_each_in_a_cgroup_removed_when_forgotten(
+    tmp_path: Path, start_svscan: Callable[..., Daemon], tracking: str,
+    daemon_env: dict[str, str],
+) -> None:
+    """svscan: a cgroup for the service and one for its logger, both below the daemon's
+    own subtree; moved out of the root, the service is forgotten and its cgroups go
+    while the daemon runs on. With sessions, no cgroup at all."""
+    root = scan_root(tmp_path)
+    service = with_log(root, "web", "exec sleep 1000")
+    daemon = start_svscan(root, env=daemon_env)
+    await started(service)
+    await started(service / "log")
+    followed = [tree.read(str(where / "supervise")) for where in (service, service / "log")]
+    made = daemon_cgroups(daemon.pid)
+    if tracking == "session":
+        assert [kind for kind, _ in filter(None, followed)] == ["session", "session"]
+        assert made == []
+        assert "tracking each service in its session: cgroups disabled" in daemon.stderr()
+        return
+    paths = [Path(where) for _, where in filter(None, followed)]
+    assert len(set(paths)) == 2 and sorted(paths) == sorted(made[:-1])
+    assert all(path.parent == made[-1] for path in paths)
+    assert f"tracking each service in a cgroup below {made[-1]}" in daemon.stderr()
+    os.rename(service, tmp_path / "web-moved")
+    await eventually(lambda: not any(path.exists() for path in paths), what="cgroups gone")
+    assert daemon_cgroups(daemon.pid) == [made[-1]], "the daemon's own stays while it runs"
+    assert daemon.process.poll() is None
+
+
 # --- qm-stop and a tcpserver-like intake -----------------------------------------------
 
 #: A tcpserver stand-in: listens, forks a handler per connection, exits at once on TERM
@@ -291,18 +324,22 @@ def qm_stop(svdir: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], 
 
 async def test_qm_stop_waits_for_the_last_session(
     tmp_path: Path, start_daemon: Callable[..., Daemon], daemon_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
 ) -> None:
-    """qm-stop returns only after the last handler exits, and qmail-send gets TERM after
-    that, never before."""
+    """qm-stop returns only after the last handler exits, saying meanwhile how many
+    processes of the sessions remain (every 5 s; here every 0.4 s), and qmail-send gets
+    TERM after that, never before. (In process, to shorten the progress interval.)"""
     svdir, events, port = intake_tree(tmp_path, hold=1.5)
     start_daemon(svdir / "qmail-smtpd", svdir / "qmail-send", env=daemon_env)
     await started(svdir / "qmail-send")
     conns = await sessions(port, 2, events)
-    result, _ = await trio.to_thread.run_sync(qm_stop, svdir)
+    monkeypatch.setattr(qm, "PROGRESS_EVERY", 0.4)
+    code = await trio.to_thread.run_sync(qm.stop, [str(svdir)])
     returned = time.time()
     for conn in conns:
         conn.close()  # type: ignore[attr-defined]
-    assert result.returncode == 0, result.stderr
+    assert code == 0
+    assert "qm-stop: intake: 2 processes of its sessions remain" in capfd.readouterr().err
     ends, term = lines(events, "session end"), lines(events, "send TERM")
     assert len(ends) == 2 and len(term) == 1, events.read_text()
     assert max(ends) < term[0] <= returned
