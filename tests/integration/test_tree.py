@@ -23,7 +23,6 @@ import trio
 
 from ci_guard import unavailable
 from supervise import cgroups, tree
-from svc import qm
 from support import (
     Daemon,
     client,
@@ -39,6 +38,7 @@ from support import (
     svc_wait,
     with_log,
 )
+from svc import qm
 
 #: ./run forks a background child and a grandchild (both ignore TERM), then execs: three
 #: processes.
