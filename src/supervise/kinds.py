@@ -39,4 +39,3 @@ class ExtraFlag(enum.IntFlag):
     NOTIFY = layout.NOTIFY
     FINISHING = layout.FINISHING
     BACKOFF = layout.BACKOFF
-    TREE = layout.TREE

@@ -22,7 +22,7 @@ enums (`supervise.kinds`).
     offset  len  content
     0       1    version (2)
     1       12   TAI64N stamp of readiness (zeros: never ready)
-    13      1    flags: READY FAILED EXITED NOTIFY FINISHING BACKOFF TREE
+    13      1    flags: READY FAILED EXITED NOTIFY FINISHING BACKOFF
     14      1    exit code of the last run (with EXITED and signal 0)
     15      1    signal that killed the last run (0: it exited)
     16      16   a copy of bytes 0-15 of the ``status`` record written with it
@@ -64,7 +64,6 @@ NOTIFY = 8  # the service has a notification-fd (readiness will be reported)
 FINISHING = 16  # ./finish is running
 BACKOFF = 32  # down, and the next start waits for a crash loop's back-off (bytes 32-43)
 BACKOFF_SIZE = 44  # xstatus with its back-off stamp
-TREE = 64  # supervise/tree names where this service's processes are followed
 
 NO_STAMP = bytes(12)  # in xstatus: never ready
 

@@ -883,7 +883,6 @@ def extra_of(state: State) -> Extra:
         (ExtraFlag.NOTIFY, state.notify),
         (ExtraFlag.FINISHING, state.phase is Phase.FINISH),
         (ExtraFlag.BACKOFF, until is not None),
-        (ExtraFlag.TREE, bool(state.tree)),
     ):
         if on:
             flags |= flag
@@ -900,7 +899,7 @@ def status_files(state: State, has_extra: bool) -> list[tuple[str, bytes]]:
     ``xstatus`` is left out while it has nothing to add (`Extra()`) and we
     have not written one (`has_extra`): a reader without it assumes just
     that, and one file less is created per start. ``tree`` (`supervise.tree`)
-    is written when the tree is followed; xstatus's TREE flag vouches for it.
+    is written when the tree is followed (once per start at most: only when it changes).
     """
     record = status_of(state)
     extra = extra_of(state)

@@ -45,7 +45,7 @@ class View:
         self.status: Status | None = None
         self.extra: Extra | None = None
         self.torn = False  # xstatus was newer than status on every try: readiness unknown
-        self.followed: tuple[str, str] | None = None  # supervise/tree, when xstatus vouches
+        self.followed: tuple[str, str] | None = None  # what supervise/tree says
         self._members: list[int] | None = None
 
     def failed(self, fault: str, error: str) -> View:
@@ -162,8 +162,7 @@ def read(directory: str) -> View:
     if error_text is not None:
         return view.failed(UNREADABLE, error_text)
     _read_extra(view)
-    if view.flags & layout.TREE:
-        view.followed = tree.read()
+    view.followed = tree.read()
     return view
 
 

@@ -268,7 +268,7 @@ EXTRA_GOLDEN: list[tuple[Extra, bytes]] = [
 def test_extra_constants() -> None:
     """Version 2, 32 bytes (44 with the back-off tail), as supervise.layout lays it out."""
     assert (EXTRA_VERSION, EXTRA_SIZE, BACKOFF_SIZE) == (2, 32, 44)
-    assert [int(flag) for flag in ExtraFlag] == [1, 2, 4, 8, 16, 32, 64]
+    assert [int(flag) for flag in ExtraFlag] == [1, 2, 4, 8, 16, 32]
 
 
 def test_extra_backoff_tail_is_invisible_to_a_32_byte_reader() -> None:
