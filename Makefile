@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck floors bench soak clean
+.PHONY: run test lint typecheck floors install uninstall bench soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,17 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# A system-wide install (see README, "Installing"): a venv readable by every user in
+# PREFIX/lib/trio-supervise, made by a system interpreter, its commands linked into PREFIX/bin
+# and its man pages into PREFIX/share/man/man8. Refuses to replace a file that is not its own.
+PREFIX ?= /usr/local
+INSTALL_PYTHON ?= /usr/bin/python3
+install:
+	sh packaging/install.sh install $(PREFIX) $(INSTALL_PYTHON) .
+
+uninstall:
+	sh packaging/install.sh uninstall $(PREFIX)
 
 # The package at its floors: the lowest setuptools, trio and attrs pyproject.toml allows
 # (constraints/floors.txt), in a venv of their own. Builds the wheel and the sdist with that
