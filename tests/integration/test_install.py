@@ -30,7 +30,7 @@ from support import Daemon, eventually, make_service, started
 
 ROOT = Path(__file__).resolve().parents[2]
 SYSTEM_PYTHON = "/usr/bin/python3"
-COMMANDS = 15  # [project.scripts]
+COMMANDS = 15  # [project.scripts]; each has its man page
 
 
 def make(*args: str) -> subprocess.CompletedProcess[str]:
@@ -70,6 +70,20 @@ def test_install_links_every_command_into_prefix_bin(prefix: Path) -> None:
     assert (lib / "bin" / "python").resolve().parent == Path(SYSTEM_PYTHON).resolve().parent
     for path in [lib, *lib.rglob("*")]:
         assert path.is_symlink() or path.stat().st_mode & 0o004, f"{path} not readable by all"
+    pages = sorted((prefix / "share" / "man" / "man8").iterdir())
+    assert [page.name for page in pages] == [f"{link.name}.8" for link in links]
+
+
+def test_man_finds_our_pages_first_with_prefix_bin_first_on_path(prefix: Path) -> None:
+    """man-db follows PATH: PREFIX/bin before /usr/bin shows our svc(8), not daemontools'."""
+    if not os.access("/usr/bin/man", os.X_OK):
+        unavailable("/usr/bin/man (apt-get install man-db)")
+    env = {**os.environ, "PATH": f"{prefix}/bin:/usr/bin:/bin"}
+    env.pop("MANPATH", None)
+    for name in ("svc", "svlog", "tai64nlocal"):
+        found = subprocess.run(["/usr/bin/man", "-w", name], env=env, capture_output=True,
+                               text=True, check=True, timeout=60).stdout.split()
+        assert found[0].startswith(f"{prefix}/"), (name, found)
 
 
 async def test_a_log_service_runs_as_nobody_from_the_install(prefix: Path) -> None:
