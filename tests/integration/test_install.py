@@ -87,7 +87,7 @@ def test_man_finds_our_pages_first_with_prefix_bin_first_on_path(prefix: Path) -
 
 
 async def test_a_log_service_runs_as_nobody_from_the_install(prefix: Path) -> None:
-    """svscan (installed) -> log/run: setuidgid nobody svlog t ./main, by PATH -> files of nobody."""
+    """Installed svscan; log/run `setuidgid nobody svlog t ./main` by PATH: files of nobody."""
     tree = _open_tmpdir()
     try:
         path = f"PATH={prefix}/bin:/usr/bin:/bin; export PATH"
