@@ -18,7 +18,8 @@ run: $(STAMP)
 	rm -rf $(DEMO) && mkdir -p $(dir $(DEMO)) && cp -R services/demo $(DEMO)
 	@echo "svscan on $(DEMO); Ctrl-C stops every service in order. In another terminal:"
 	@echo "  $(BIN)/svstat $(DEMO)/* $(DEMO)/clock/log"
-	exec $(BIN)/svscan $(DEMO)
+	@echo "  $(BIN)/tai64nlocal < $(DEMO)/clock/log/main/current"
+	exec env PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/svscan $(DEMO)  # svlog for clock/log
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
