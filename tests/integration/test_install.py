@@ -96,7 +96,7 @@ async def test_a_log_service_runs_as_nobody_from_the_install(prefix: Path) -> No
         nobody = pwd.getpwnam("nobody")
         (service / "log" / "main").mkdir()
         os.chown(service / "log" / "main", nobody.pw_uid, nobody.pw_gid)
-        daemon = Daemon(tree, program=[str(prefix / "bin" / "svscan")])
+        daemon = Daemon(tree, program=[str(prefix / "bin" / "svscan")], cwd=tree)
         try:
             await started(service / "log")
             await started(service)
