@@ -11,7 +11,8 @@ critical: /service/smtpd | up=2 down=1 failed=1 backingoff=0 unsupervised=0
 A service is, in this order: *not supervised* (no supervisor, or the directory cannot
 be read: critical); *failed permanently* (its finish exited 125: critical); *up*
 (./run running: OK); *backing off* (wanted up but not running, or running its finish:
-the supervisor is restarting it, a warning); else *down*, which is critical when the
+the supervisor is restarting it, within a second or after a crash loop's back-off, see
+``backoff-max``; a warning); else *down*, which is critical when the
 service is normally up (no ``down`` file: someone stopped it) and OK when it is
 normally down. Text after ``|`` is Nagios performance data.
 """
