@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from supervise import cli, svscan_cli
-from supervise.handover import ENV
+from supervise.reexec import ENV
 from supervise.status import RunState, Want
 from support import (
     Daemon,

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import trio
 
-from supervise.handover import ENV
+from supervise.reexec import ENV
 from supervise.status import ExtraFlag, RunState, Want
 from support import (
     IGNORE_TERM_RUN,
