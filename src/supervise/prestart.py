@@ -35,19 +35,29 @@ NOT_PLAIN = ("down", "notification-fd")
 class Taken:
     """One directory set up and its ./run started: what the handover says about it."""
 
-    __slots__ = ("fds", "identity", "pid")
+    __slots__ = ("fds", "identity", "pid", "written")
 
     def __init__(self, fds: directory.Descriptors, identity: tuple[int, int]) -> None:
         self.fds = fds
         self.identity = identity
         self.pid = 0
+        self.written = False
 
     def plain(self, now: float) -> dict[str, object]:
-        """The service as `handover.decode_service` reads it."""
+        """The service as `handover.decode_service` reads it.
+
+        A first status that could not be written is handed over as a failed
+        status write (`machine.StatusWritten(ok=False)`), due at once: the
+        daemon writes it again and says what is wrong, as it says it for any
+        status write.
+        """
+        state = started_state(self.pid, now)
+        if not self.written:
+            state["write_failures"] = 1
         return {
             "fds": self.fds.numbers(),
-            "state": started_state(self.pid, now),
-            "timers": {},
+            "state": state,
+            "timers": {} if self.written else {"status": 0.0},
             "ready_fd": None,
             "identity": list(self.identity),
         }
@@ -74,9 +84,11 @@ def first_pass(
     """Start what is plain in the working directory (svscan) or in `fixed` (supervise).
 
     Returns the handover, in `handover.decode_plain`'s form, marked fresh: the
-    daemon still takes every directory not in it.
+    daemon still takes every directory not in it. It takes no more than the
+    descriptor limit leaves room for beside the daemon's own (the daemon's
+    budget, `process.descriptors_needed`), so trio can start.
     """
-    entries = []
+    entries: list[dict[str, object]] = []
     if fixed is not None:
         candidates = [((0, index), path, False) for index, path in enumerate(fixed)]
     else:
@@ -85,7 +97,10 @@ def first_pass(
         except OSError:
             found = {}
         candidates = [(key, name, scan.has_log(name)) for key, name in found.items()]
+    limit = process.raise_descriptor_limit(process.descriptors_needed(len(candidates)))
     for key, name, log in candidates:
+        if process.descriptors_needed(len(entries) + 1) > limit:
+            break  # the daemon needs descriptors of its own; it says what does not fit
         entry = _start_entry(environment, key, name, log, now)
         if entry is not None:
             entries.append(entry)
@@ -172,19 +187,24 @@ def _spawn(environment: spawn.Environment, path: str, fds: dict[int, int]) -> in
 def _announce(path: str, taken: Taken, now: float) -> None:
     """Write the first status, then open ``ok``: a client that sees the supervisor reads
     our status. The files are `machine.status_files` of `started_state` (a test holds them
-    together)."""
+    together). As the daemon does, ``ok`` is opened even if a write failed."""
     shown = status.Status(
         Tai64n.from_unix(now), taken.pid, want=status.Want.UP, run_state=status.RunState.RUN
     )
     try:
-        _write_first_status(path, taken, shown)
+        with directory.opened(path) as (_service_fd, supervise_fd):
+            taken.written = _write_first_status(supervise_fd, taken.pid, shown)
+            directory.open_ok(path, taken.fds, supervise_fd)
     except (OSError, directory.SetupError):
-        pass  # written by the daemon on the service's next change; ok stays closed till then
+        pass  # the daemon writes the status, and opens ok, on its first step
 
 
-def _write_first_status(path: str, taken: Taken, shown: status.Status) -> None:
-    with directory.opened(path) as (_service_fd, supervise_fd):
-        for name, data in (("pid", status.pid_text(taken.pid)), ("stat", status.stat_text(shown)),
+def _write_first_status(supervise_fd: int, pid: int, shown: status.Status) -> bool:
+    """Whether every file was written (the daemon says which one was not)."""
+    try:
+        for name, data in (("pid", status.pid_text(pid)), ("stat", status.stat_text(shown)),
                            ("status", record.pack(shown))):
             fsio.replace_file(supervise_fd, name, data)
-        directory.open_ok(path, taken.fds, supervise_fd)
+    except OSError:
+        return False
+    return True

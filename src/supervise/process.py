@@ -23,6 +23,15 @@ HELD_SIGNALS = frozenset(
      signal.SIGALRM, signal.SIGCHLD}
 )
 _NR_OPEN = "/proc/sys/fs/nr_open"
+#: Descriptors per entry we budget for (3 per service, 2 per log pipe) plus the daemon's own
+#: (trio's, the reaper's, a client's): the first pass leaves the daemon that much.
+FDS_PER_ENTRY = 8
+FDS_BASE = 64
+
+
+def descriptors_needed(entries: int) -> int:
+    """The descriptors a daemon supervising `entries` entries budgets for."""
+    return FDS_BASE + FDS_PER_ENTRY * entries
 
 
 def raise_descriptor_limit(needed: int = 0) -> int:

@@ -48,9 +48,6 @@ ROOT_EVENTS = (
 )
 #: A marker file: when this service goes down for good, the whole tree shuts down.
 ESSENTIAL = "essential"
-#: Descriptors per entry we budget for (3 per service, 2 per log pipe) plus the daemon's own.
-FDS_PER_ENTRY = 8
-FDS_BASE = 64
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGPWR)
 
 
@@ -154,7 +151,7 @@ class Scanner:
 
     def _add(self, key: scan.Key, name: str, log: bool) -> None:
         assert self._nursery is not None
-        needed = FDS_BASE + FDS_PER_ENTRY * (len(self.entries) + 1)
+        needed = process.descriptors_needed(len(self.entries) + 1)
         if process.raise_descriptor_limit(needed) < needed:
             self._faults.report(  # the same text each time: said once
                 "nofile", "the tree needs more descriptors than RLIMIT_NOFILE allows (its "

@@ -20,6 +20,7 @@ from supervise.reexec import ENV
 from supervise.status import RunState, Want
 from support import (
     Daemon,
+    event_loop_running,
     eventually,
     make_service,
     pid_alive,
@@ -71,8 +72,8 @@ def handed_over(pid: int) -> bool:
 
 async def hup(daemon: Daemon) -> None:
     """SIGHUP, then wait until the new image answers a SIGUSR1."""
-    old = sockets(daemon.pid)
-    assert old and not handed_over(daemon.pid)
+    old = await event_loop_running(daemon.pid)
+    assert not handed_over(daemon.pid)
     daemon.signal(signal.SIGHUP)
 
     def exec_done() -> bool:
