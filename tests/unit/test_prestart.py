@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from supervise import handover, machine, prestart
+from supervise import handover, machine, prestart, process
 from supervise.directory import Descriptors
 
 NOW = 1_795_282_400.25
@@ -92,3 +92,60 @@ def test_the_first_pass_loads_no_heavy_module(module: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_first_status_not_written_is_handed_over_as_a_failed_write(tmp_path: Path) -> None:
+    """runit's ``pid`` file is a directory: the daemon must write the status and say why."""
+    service = tmp_path / "svc"
+    (service / "supervise" / "pid").mkdir(parents=True)
+    lock = os.open(service / "supervise" / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    os.mkfifo(service / "supervise" / "ok", 0o600)
+    taken = prestart.Taken(Descriptors(lock), (1, 2))
+    taken.pid = PID
+    try:
+        prestart._announce(str(service), taken, NOW)
+        assert not taken.written
+        assert taken.fds.ok is not None  # opened all the same, as the daemon does
+        handed = handover.decode_service(taken.plain(NOW))
+        assert handed.state.write_failures == 1
+        assert handed.timers == {machine.Timer.STATUS: 0.0}
+        due = machine.step(handed.state, machine.TimerDue(machine.Timer.STATUS), NOW)
+        assert machine.WriteStatus() in due.actions
+    finally:
+        taken.fds.close()
+
+
+def test_a_written_first_status_hands_over_no_timer() -> None:
+    taken = prestart.Taken(Descriptors(7), (1, 2))
+    taken.pid, taken.written = PID, True
+    handed = handover.decode_service(taken.plain(NOW))
+    assert handed.timers == {} and handed.state.write_failures == 0
+
+
+FIRST_PASS_UNDER_A_LIMIT = """
+import os, resource, sys
+from supervise import prestart, process, spawn
+resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), int(sys.argv[1])))
+os.chdir(sys.argv[2])
+handed = prestart.first_pass(spawn.Environment(os.environb), 0.0)
+print(len(handed["entries"]), len(os.listdir("/proc/self/fd")))
+"""
+
+
+def test_the_first_pass_leaves_the_daemon_its_descriptors(tmp_path: Path) -> None:
+    """Under a low limit it takes only what fits beside the daemon's budget (trio must
+    start); the daemon takes the rest, or says they do not fit."""
+    for n in range(10):
+        service = tmp_path / f"s{n}"
+        service.mkdir()
+        (service / "run").write_text("#!/bin/sh\nexit 0\n")
+        (service / "run").chmod(0o755)
+    fitting = 4
+    limit = process.descriptors_needed(fitting)
+    result = subprocess.run(
+        [sys.executable, "-c", FIRST_PASS_UNDER_A_LIMIT, str(limit), str(tmp_path)],
+        capture_output=True, text=True, check=True, timeout=60,
+    )
+    taken, open_fds = map(int, result.stdout.split())
+    assert taken == fitting
+    assert limit - open_fds >= process.FDS_BASE
