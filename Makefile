@@ -64,7 +64,7 @@ floors:
 # of its own, matplotlib for the plots (the `bench` extra; without it, no plots).
 # BENCHFLAGS=--rounds=N goes to every topic. QUICK=1: a few minutes' check of the whole path
 # (svscan --quick, 5 rounds elsewhere), written to $(QUICKDIR), never over the results.
-BENCHES := clients runtools svscan svlog
+BENCHES := clients runtools svscan startup svlog
 DEBS := daemontools runit s6
 SUPERVISOR := $(VENV)/supervisor
 QUICKDIR := $(VENV)/bench-quick
