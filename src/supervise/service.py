@@ -268,14 +268,18 @@ class Service:
                 self._setup()
                 return True
             except fsio.LockHeld:
+                lock_held = True
                 fatal(f"unable to acquire {self.path}/supervise/lock: temporary failure")
+            except SetupError as error:
+                lock_held = False
+                self._faults.report("setup", str(error))
+            failures += 1
+            delay = machine.retry_setup(lock_held, failures)
+            if delay is None:
                 self.refused = True
                 return False
-            except SetupError as error:
-                self._faults.report("setup", str(error))
             self.settled.set()
-            failures += 1
-            with trio.move_on_after(machine.backoff(failures)):
+            with trio.move_on_after(delay):
                 await self._stop.wait()
         return False
 

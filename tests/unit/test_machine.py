@@ -1458,3 +1458,12 @@ def test_only_a_running_run_is_watched_after_a_handover(
     phase: Phase, pid: int, watched: bool
 ) -> None:
     assert machine.watched_after_handover(State(phase=phase, pid=pid)) is watched
+
+
+def test_a_lock_held_by_another_supervisor_gives_the_directory_up() -> None:
+    assert machine.retry_setup(lock_held=True, failures=1) is None
+
+
+def test_a_broken_directory_is_retried_backing_off() -> None:
+    delays = [machine.retry_setup(lock_held=False, failures=n) for n in range(1, 7)]
+    assert delays == [1.0, 2.0, 4.0, 8.0, machine.MAX_BACKOFF, machine.MAX_BACKOFF]
