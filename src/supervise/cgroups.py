@@ -35,35 +35,42 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
-from collections.abc import Iterator
-
-import attrs
 
 from supervise import tree
 from supervise.errtext import describe
+
+TYPE_CHECKING = False  # typing costs the daemon's first pass its import time
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 #: ``SUPERVISE_CGROUPS=0`` (or ``no``, ``off``): follow sessions, create no cgroup.
 SETTING = "SUPERVISE_CGROUPS"
 _OFF = ("0", "no", "off", "false")
 PREFIX = "supervise."
-_OURS = re.compile(r"supervise\.([0-9]+)")
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.+-]")
+_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+-")
 
 
-@attrs.define(eq=False)
 class Cgroups:
-    """The daemon's cgroup (`own`) and its subtree for services (`base`)."""
+    """The daemon's cgroup (`own`) and its subtree for services (`base`). A plain class:
+    the first pass (`supervise.prestart`) uses it before attrs is loaded."""
 
-    own: str
-    base: str
-    _pid: str = attrs.field(factory=lambda: str(os.getpid()))
+    __slots__ = ("_pid", "base", "own")
+
+    def __init__(self, own: str, base: str) -> None:
+        self.own = own
+        self.base = base
+        self._pid = str(os.getpid())
+
+    def path_for(self, path: str, inode: int) -> str:
+        """The cgroup of service directory `path` (inode `inode`): its name and last
+        component's (``web``, ``web-log``) and its inode, so a renamed directory keeps it."""
+        parts = [part for part in os.path.normpath(path).split("/") if part not in ("", ".")]
+        label = "".join(c if c in _SAFE else "_" for c in "-".join(parts[-2:]) or "service")
+        return os.path.join(self.base, f"{label[:64]}.{inode}")
 
     def for_service(self, path: str, inode: int) -> str:
-        """The cgroup of service directory `path` (created if missing)."""
-        parts = [part for part in os.path.normpath(path).split("/") if part not in ("", ".")]
-        label = _UNSAFE.sub("_", "-".join(parts[-2:]) or "service")[:64]
-        where = os.path.join(self.base, f"{label}.{inode}")
+        """The cgroup of service directory `path`, created if missing."""
+        where = self.path_for(path, inode)
         with contextlib.suppress(FileExistsError):
             os.mkdir(where)
         return where
@@ -150,8 +157,8 @@ def _enable_controllers(base: str) -> None:
 def _remove_stale(own: str) -> None:
     """Remove the empty subtrees of our kind left by daemons that are gone (``kill -9``)."""
     for name in _listdir(own):
-        match = _OURS.fullmatch(name)
-        if match is None or os.path.exists(f"/proc/{match.group(1)}"):
+        pid = name[len(PREFIX):] if name.startswith(PREFIX) else ""
+        if not pid.isdecimal() or os.path.exists(f"/proc/{pid}"):
             continue
         stale = os.path.join(own, name)
         for child in _listdir(stale):

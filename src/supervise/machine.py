@@ -456,6 +456,17 @@ def backoff(failures: int, cap: float = MAX_BACKOFF) -> float:
     return min(START_INTERVAL * 2.0 ** min(max(failures - 1, 0), MAX_QUICK_DEATHS), cap)
 
 
+def retry_setup(lock_held: bool, failures: int) -> float | None:
+    """After taking a directory failed `failures` times in a row: seconds until trying again,
+    or None to give it up.
+
+    A lock held by another supervisor is final, as daemontools' supervise exits 111 on it:
+    two supervisors must never race for one service. Anything else (a missing ``run``, a
+    ``supervise`` that is a file...) may be fixed by the operator: retried, backing off.
+    """
+    return None if lock_held else backoff(failures)
+
+
 def backing_off(state: State) -> float | None:
     """Until when a start waits for a crash loop's back-off (what svstat shows), or None."""
     if state.phase is Phase.DOWN and state.start_pending:

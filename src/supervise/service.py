@@ -274,14 +274,18 @@ class Service:
                 self._setup()
                 return True
             except fsio.LockHeld:
+                lock_held = True
                 fatal(f"unable to acquire {self.path}/supervise/lock: temporary failure")
+            except SetupError as error:
+                lock_held = False
+                self._faults.report("setup", str(error))
+            failures += 1
+            delay = machine.retry_setup(lock_held, failures)
+            if delay is None:
                 self.refused = True
                 return False
-            except SetupError as error:
-                self._faults.report("setup", str(error))
             self.settled.set()
-            failures += 1
-            with trio.move_on_after(machine.backoff(failures)):
+            with trio.move_on_after(delay):
                 await self._stop.wait()
         return False
 
@@ -417,6 +421,8 @@ class Service:
     def _remove_cgroup(self) -> None:
         """The directory is let go: its cgroup goes too, unless processes are left in it."""
         cgroups, where = self.reaper.cgroups, self._cgroup
+        if cgroups is not None and where is None and self._identity is not None:
+            where = cgroups.path_for(self.path, self._identity[1])  # made by an earlier image
         if cgroups is None or where is None:
             return
         if cgroups.remove(where):

@@ -15,11 +15,14 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable
-from typing import TypeVar
 
 from supervise.errtext import describe
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing costs the daemon's first pass its import time
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 #: A setting file larger than this is garbage, not a number.
 _MAX_SIZE = 256

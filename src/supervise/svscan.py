@@ -32,7 +32,7 @@ import attrs
 import trio
 
 from cmdline import exits
-from supervise import cgroups, dump, handover, inotify, process, say, scan
+from supervise import cgroups, dump, handover, inotify, process, reexec, say, scan
 from supervise.entry import Entry, Host
 from supervise.errtext import describe
 from supervise.readers import Readers
@@ -48,9 +48,6 @@ ROOT_EVENTS = (
 )
 #: A marker file: when this service goes down for good, the whole tree shuts down.
 ESSENTIAL = "essential"
-#: Descriptors per entry we budget for (3 per service, 2 per log pipe) plus the daemon's own.
-FDS_PER_ENTRY = 8
-FDS_BASE = 64
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGPWR)
 
 
@@ -92,7 +89,7 @@ class Scanner:
     async def run(self, handed: handover.DaemonHandover | None = None) -> int:
         """Supervise the tree until shut down (svscan) or released (supervise); the exit code."""
         self.reaper.cgroups, tracking = cgroups.discover()
-        if handed is None:
+        if handed is None or handed.fresh:
             say.line("info", tracking)  # once: a re-executed image carries on silently
         if handed is not None:
             self.exit_code = handed.exit_code
@@ -109,9 +106,10 @@ class Scanner:
                 if self.fixed is None:
                     entries.start_soon(self._stop.wait)  # open until shut down, even if empty
                     daemon.start_soon(self._watch)
-                elif handed is None:
+                elif handed is None or handed.fresh:
                     for index, path in enumerate(self.fixed):
-                        self._add((0, index), path, log=False)
+                        if (0, index) not in self.entries:
+                            self._add((0, index), path, log=False)
             daemon.cancel_scope.cancel()
         if self.reaper.cgroups is not None:
             for where in self.reaper.cgroups.close():
@@ -159,7 +157,7 @@ class Scanner:
 
     def _add(self, key: scan.Key, name: str, log: bool) -> None:
         assert self._nursery is not None
-        needed = FDS_BASE + FDS_PER_ENTRY * (len(self.entries) + 1)
+        needed = process.descriptors_needed(len(self.entries) + 1)
         if process.raise_descriptor_limit(needed) < needed:
             self._faults.report(  # the same text each time: said once
                 "nofile", "the tree needs more descriptors than RLIMIT_NOFILE allows (its "
@@ -256,7 +254,7 @@ class Scanner:
             with trio.open_signal_receiver(*wanted) as signals:
                 task_status.started()
                 task_status = trio.TASK_STATUS_IGNORED
-                handover.release_signals()  # held by a previous daemon or a failed re-exec
+                reexec.release_signals()  # held by a previous daemon or a failed re-exec
                 async for signum in signals:
                     if signum in _STOP_SIGNALS:
                         self.shutdown(force=self.stopping)
@@ -278,7 +276,7 @@ class Scanner:
         them runs after them, and then closing the receiver re-raises every
         signal still pending in it, into the blocked (kernel) set.
         """
-        signal.pthread_sigmask(signal.SIG_BLOCK, handover.HELD_SIGNALS)
+        signal.pthread_sigmask(signal.SIG_BLOCK, process.HELD_SIGNALS)
         flushed = trio.Event()
         trio.lowlevel.current_trio_token().run_sync_soon(flushed.set)
         await flushed.wait()
@@ -294,7 +292,7 @@ class Scanner:
         exported = handover.DaemonHandover(
             tuple(entry.export() for entry in self.entries.values()), self.exit_code
         )
-        failure = handover.reexec(
+        failure = reexec.reexec(
             self.reexec_argv, handover.encode(exported), exported.descriptors()
         )
         say.line("alert", f"unable to re-execute on SIGHUP, still running: {failure}")

@@ -239,12 +239,14 @@ async def test_service_and_logger_each_in_a_cgroup_removed_when_forgotten(
     if tracking == "session":
         assert [kind for kind, _ in filter(None, followed)] == ["session", "session"]
         assert made == []
-        assert "tracking each service in its session: cgroups disabled" in daemon.stderr()
+        await eventually(lambda: "tracking each service in its session: cgroups disabled"
+                         in daemon.stderr(), what="which tracking, said once")
         return
     paths = [Path(where) for _, where in filter(None, followed)]
     assert len(set(paths)) == 2 and sorted(paths) == sorted(made[:-1])
     assert all(path.parent == made[-1] for path in paths)
-    assert f"tracking each service in a cgroup below {made[-1]}" in daemon.stderr()
+    await eventually(lambda: f"tracking each service in a cgroup below {made[-1]}"
+                     in daemon.stderr(), what="which tracking, said once")
     os.rename(service, tmp_path / "web-moved")
     await eventually(lambda: not any(path.exists() for path in paths), what="cgroups gone")
     assert daemon_cgroups(daemon.pid) == [made[-1]], "the daemon's own stays while it runs"

@@ -1499,7 +1499,8 @@ def test_only_a_running_run_is_watched_after_a_handover(
     assert machine.watched_after_handover(State(phase=phase, pid=pid)) is watched
 
 
-# =============================== the process tree (issue 15) =========================
+# =============================== the process tree (issue 15) ==================
+
 
 MIXED = machine.Policy(kill_leftovers=True)
 
@@ -1568,3 +1569,12 @@ def test_draining_with_finish_restarts_after_both() -> None:
 def test_tree_count_when_not_draining_is_ignored() -> None:
     assert step(DOWN_WANT_DOWN, TreeCounted(0), NOW).actions == ()
     assert TABLE[Phase.DOWN][Timer.KILL](DOWN_WANT_DOWN, TimerDue(Timer.KILL), NOW).actions == ()
+
+
+def test_a_lock_held_by_another_supervisor_gives_the_directory_up() -> None:
+    assert machine.retry_setup(lock_held=True, failures=1) is None
+
+
+def test_a_broken_directory_is_retried_backing_off() -> None:
+    delays = [machine.retry_setup(lock_held=False, failures=n) for n in range(1, 7)]
+    assert delays == [1.0, 2.0, 4.0, 8.0, machine.MAX_BACKOFF, machine.MAX_BACKOFF]
