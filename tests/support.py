@@ -156,6 +156,13 @@ def own_cgroup() -> Path | None:
     return None if found is None else Path(found)
 
 
+def without_tracking_line(stderr: str) -> str:
+    """The daemon's stderr but the one line that says how trees are followed (said at
+    every start: `supervise.cgroups.discover`)."""
+    return "".join(line for line in stderr.splitlines(keepends=True)
+                   if ": info: tracking each service in " not in line)
+
+
 def daemon_cgroups(pid: int) -> list[Path]:
     """The cgroups daemon `pid` made (its ``supervise.PID`` and what is in it), if any."""
     own = own_cgroup()
