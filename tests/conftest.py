@@ -27,8 +27,9 @@ from ci_guard import (
     pytest_runtest_makereport,  # noqa: F401  (the hook, made ours)
 )
 from cmdline import out
+from supervise.cgroups import remove_stale
 from supervise.process import become_subreaper
-from support import SVSCAN, Daemon, cmdline, daemon_cgroups, descendants
+from support import SVSCAN, Daemon, cmdline, daemon_cgroups, descendants, own_cgroup
 
 #: Seconds a test's processes get to finish after the test before they count as strays.
 GRACE = float(os.environ.get("STRAY_GRACE_SECONDS", "10"))
@@ -115,6 +116,9 @@ def _no_cgroup_left(daemons: list[Daemon]) -> None:
             if daemon.process.returncode != -signal.SIGKILL and not excused:
                 left.append(where)
             _remove_cgroup(where)
+    own = own_cgroup()
+    if own is not None:  # a daemon that was PID 1 of a namespace has a name of its own
+        remove_stale(str(own))
     assert left == [], f"daemons left cgroups behind: {left}"
 
 

@@ -164,11 +164,12 @@ def without_tracking_line(stderr: str) -> str:
 
 
 def daemon_cgroups(pid: int) -> list[Path]:
-    """The cgroups daemon `pid` made (its ``supervise.PID`` and what is in it), if any."""
+    """The cgroups daemon `pid` made (its ``supervise.PID.START`` and what is in it), if any."""
     own = own_cgroup()
-    base = None if own is None else own / f"supervise.{pid}"
-    if base is None or not base.is_dir():
+    bases = [] if own is None else sorted(own.glob(f"supervise.{pid}.*"))
+    if not bases:
         return []
+    base = bases[-1]
     return [*(child for child in base.iterdir() if child.is_dir()), base]
 
 

@@ -4,8 +4,8 @@ Layout, all inside the cgroup the daemon was started in (``OWN``), and nothing o
 ever touched::
 
     OWN/                       the daemon stays here (its cgroup is not ours to reshape)
-    OWN/supervise.PID/         ours: created at start, removed at exit
-    OWN/supervise.PID/NAME     one per service and one per logger (``clock.1234``,
+    OWN/supervise.PID.START/   ours (`identity`): created at start, removed at exit
+    OWN/supervise.PID.START/NAME  one per service and one per logger (``clock.1234``,
                                ``clock-log.1235``: the directory's name and inode)
 
 **No window.** A child is put in its cgroup by the kernel at fork: `inside` writes the
@@ -20,14 +20,14 @@ shell's ``exec`` rules instead of ``posix_spawn``'s (a script without ``#!`` wou
 of the daemon costs nothing measurable (under 0.01 ms) and ``posix_spawn`` stays as it was.
 
 **No internal processes.** cgroup v2 lets a cgroup with controllers enabled for its
-children hold no process itself. ``supervise.PID`` never holds one, so the controllers
+children hold no process itself. ``supervise.PID.START`` never holds one, so the controllers
 ``OWN`` hands down (``cgroup.controllers``: ``memory`` where systemd's ``Delegate=``
 gives it) are enabled there for the services; the daemon does not move itself out of
 ``OWN`` to enable more (that would reshape a cgroup it was given).
 
 A cgroup is removed when its service is forgotten, if empty (a populated one cannot be:
-what is left in it is said, and it is tried again at exit); ``supervise.PID`` at exit.
-Leftovers of a daemon killed with ``kill -9`` (``supervise.PID`` of a pid that is gone)
+what is left in it is said, and it is tried again at exit); ``supervise.PID.START`` at exit.
+Leftovers of a daemon killed with ``kill -9`` (``supervise.PID.START`` of a pid that is gone)
 are removed at the next start when empty.
 """
 
@@ -71,8 +71,7 @@ class Cgroups:
     def for_service(self, path: str, inode: int) -> str:
         """The cgroup of service directory `path`, created if missing."""
         where = self.path_for(path, inode)
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(where)
+        os.makedirs(where, exist_ok=True)  # and our subtree, if another daemon took it for stale
         return where
 
     @contextlib.contextmanager
@@ -127,7 +126,7 @@ def discover() -> tuple[Cgroups | None, str]:
     own = None if own_path is None else tree.locate(own_path, tree.cgroup2_mounts(mount_text))
     if own is None:
         return None, "tracking each service in its session: no cgroup2 hierarchy here"
-    base = os.path.join(own, f"{PREFIX}{os.getpid()}")
+    base = os.path.join(own, PREFIX + identity(os.getpid()))
     try:
         with contextlib.suppress(FileExistsError):
             os.mkdir(base)
@@ -138,7 +137,7 @@ def discover() -> tuple[Cgroups | None, str]:
         return None, (f"tracking each service in its session: unable to create cgroups "
                       f"in {own}: {describe(error)}")
     _enable_controllers(base)
-    _remove_stale(own)
+    remove_stale(own)
     return Cgroups(own, base), f"tracking each service in a cgroup below {base}"
 
 
@@ -154,11 +153,25 @@ def _enable_controllers(base: str) -> None:
             _write(os.path.join(base, "cgroup.subtree_control"), f"+{name}")
 
 
-def _remove_stale(own: str) -> None:
-    """Remove the empty subtrees of our kind left by daemons that are gone (``kill -9``)."""
+def identity(pid: int) -> str:
+    """``PID.START``: a daemon's pid and start time (clock ticks since boot, field 22 of
+    ``/proc/PID/stat``), which an exec (SIGHUP) keeps. With the start time, a name is
+    unique on the host even across PID namespaces (two ``supervise.1``), and a stale
+    one is told from a live daemon that reuses its pid."""
+    fields = tree.stat_fields(pid)
+    start = fields[19] if fields is not None and len(fields) > 19 else "0"
+    return f"{pid}.{start}"
+
+
+def remove_stale(own: str) -> None:
+    """Remove the empty subtrees of our kind whose daemon is gone (``kill -9``, or the end
+    of a PID namespace whose PID 1 it was): those whose ``PID.START`` is no live process's
+    (a cgroup still holding processes cannot be removed, and is not)."""
     for name in _listdir(own):
-        pid = name[len(PREFIX):] if name.startswith(PREFIX) else ""
-        if not pid.isdecimal() or os.path.exists(f"/proc/{pid}"):
+        if not name.startswith(PREFIX):
+            continue
+        pid, _, _ = name[len(PREFIX):].partition(".")
+        if not pid.isdecimal() or identity(int(pid)) == name[len(PREFIX):]:
             continue
         stale = os.path.join(own, name)
         for child in _listdir(stale):
