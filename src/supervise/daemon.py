@@ -4,14 +4,16 @@ The command lines (`supervise.cli`, `supervise.svscan_cli`) parse their
 arguments and set the process up; this takes the state a previous image
 handed over on SIGHUP, if any, and runs the daemon until it exits. Every
 daemon behaviour (signals, handover, state dump, shutdown) lives once, in
-`supervise.svscan`.
+`supervise.svscan`. A fault that ends the whole task tree is `supervise.keeper`'s.
 """
 
 from __future__ import annotations
 
+import os
+
 import trio
 
-from supervise import fsio, handover, say
+from supervise import fsio, guard, handover, healing, inject, keeper, say
 from supervise.svscan import Scanner
 
 
@@ -28,6 +30,13 @@ def serve(
             handed = handover.decode(payload)
         except (ValueError, KeyError, TypeError, IndexError) as error:
             say.warning(f"unable to read the state handed over on SIGHUP: {error}")
+    inject.arm()
+    history = healing.decode(os.environ.pop(healing.ENV, None))
     fsio.close_inherited_fds()
-    scanner = Scanner(root, reexec_argv, fixed=fixed)
-    return trio.run(scanner.run, handed)
+    scanner = Scanner(root, reexec_argv, fixed=fixed, history=history)
+    try:
+        return trio.run(scanner.run, handed)
+    except BaseException as error:
+        if guard.orderly(error):
+            raise
+        return keeper.keep(guard.describe(error), reexec_argv, scanner.history)

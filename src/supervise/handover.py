@@ -51,6 +51,8 @@ class ServiceHandover:
 
     `timers` hold the seconds left on each pending deadline (negative: overdue).
     Whether the current run has a readiness pipe, and its number, are in `state`.
+    `faulted`: a fault escaped this service's driver, perhaps in the middle of
+    an action: the new image recovers it (`machine.recovered`).
     """
 
     fds: dict[str, int]
@@ -58,6 +60,7 @@ class ServiceHandover:
     timers: dict[machine.Timer, float]
     ready_fd: int | None
     identity: tuple[int, int] | None = None
+    faulted: bool = False
 
     def descriptors(self) -> list[int]:
         """Every fd this service holds: they must survive the exec."""
@@ -137,6 +140,7 @@ def encode_service(service: ServiceHandover) -> dict[str, Any]:
         "timers": {timer.value: left for timer, left in service.timers.items()},
         "ready_fd": service.ready_fd,
         "identity": None if service.identity is None else list(service.identity),
+        "faulted": service.faulted,
     }
 
 
@@ -148,6 +152,7 @@ def decode_service(data: dict[str, Any]) -> ServiceHandover:
         timers={machine.Timer(name): float(left) for name, left in data["timers"].items()},
         ready_fd=data["ready_fd"],
         identity=None if identity is None else (int(identity[0]), int(identity[1])),
+        faulted=bool(data.get("faulted", False)),
     )
 
 
@@ -248,21 +253,30 @@ def check_program(argv: list[str]) -> None:
             raise CannotExec(f"unable to read {word}: gone or not readable")
 
 
-def reexec(argv: list[str], payload: bytes, keep: list[int]) -> CannotExec:
+def reexec(
+    argv: list[str], payload: bytes | None, keep: list[int], extra: dict[str, str] | None = None
+) -> CannotExec:
     """Exec `argv` with `payload` handed over and `keep` inherited; on failure, undo and say why.
 
+    `payload` None hands nothing over: the new image starts afresh and takes
+    back each running service by its pid, as after a ``kill -9`` (see
+    `supervise.adoption`). `extra` variables are added to its environment.
     The caller blocks `HELD_SIGNALS` first (the new daemon unblocks them once it
     listens), and unblocks them itself if this returns: the exec did not happen.
     """
-    memfd = os.memfd_create("svscan-handover", 0)
+    environment = {**os.environ, **(extra or {})}
+    memfd = None
     try:
-        os.write(memfd, payload)
-        os.lseek(memfd, 0, os.SEEK_SET)
         check_program(argv)
+        if payload is not None:
+            memfd = os.memfd_create("svscan-handover", 0)
+            os.write(memfd, payload)
+            os.lseek(memfd, 0, os.SEEK_SET)
+            environment[ENV] = str(memfd)
     except (OSError, CannotExec) as error:
-        os.close(memfd)
+        if memfd is not None:
+            os.close(memfd)
         return error if isinstance(error, CannotExec) else CannotExec(str(error))
-    environment = {**os.environ, ENV: str(memfd)}
     for fd in keep:
         os.set_inheritable(fd, True)
     try:
@@ -271,7 +285,8 @@ def reexec(argv: list[str], payload: bytes, keep: list[int]) -> CannotExec:
         failure = CannotExec(f"unable to exec {argv[0]}: {describe(error)}")
     for fd in keep:
         os.set_inheritable(fd, False)
-    os.close(memfd)
+    if memfd is not None:
+        os.close(memfd)
     return failure
 
 

@@ -371,6 +371,26 @@ def watched_after_handover(state: State) -> bool:
     return state.pid > 0 and state.phase is Phase.RUN
 
 
+def recovered(state: State, now: float) -> Transition:
+    """A service handed over after a fault escaped its driver, perhaps in the middle of
+    carrying out an action: what may not have been done is done again.
+
+    The status is written again (the write may be the action that failed). A
+    start caught between its `Spawn` and the outcome (down, wanted up, no start
+    pending, not failed, not exiting) starts again: the spawn did not happen, or
+    its outcome would have been applied. A start then throttled or backing off
+    waits as any other.
+    """
+    caught = (
+        state.phase is Phase.DOWN and state.want is Want.UP and not state.start_pending
+        and not state.failed and not state.exiting
+    )
+    if not caught:
+        return Transition(state, (WriteStatus(),))
+    started = _start(state, now)
+    return Transition(started.state, (*started.actions, WriteStatus()))
+
+
 def may_adopt(record: Status | None) -> bool:
     """Whether the status a dead supervisor left names a ./run that may still run.
 
