@@ -379,16 +379,17 @@ def recovered(state: State, now: float) -> Transition:
     start caught between its `Spawn` and the outcome (down, wanted up, no start
     pending, not failed, not exiting) starts again: the spawn did not happen, or
     its outcome would have been applied. A start then throttled or backing off
-    waits as any other.
+    waits as any other. A ./finish caught between its `SpawnFinish` and the
+    outcome (no pid) is one that could not start.
     """
-    caught = (
-        state.phase is Phase.DOWN and state.want is Want.UP and not state.start_pending
-        and not state.failed and not state.exiting
-    )
-    if not caught:
-        return Transition(state, (WriteStatus(),))
-    started = _start(state, now)
-    return Transition(started.state, (*started.actions, WriteStatus()))
+    if state.phase is Phase.FINISH and state.pid <= 0:
+        after = step(state, FinishExited(None), now)
+    elif (state.phase is Phase.DOWN and state.want is Want.UP and not state.start_pending
+          and not state.failed and not state.exiting):
+        after = _start(state, now)
+    else:
+        after = Transition(state)
+    return Transition(after.state, (*after.actions, WriteStatus()))
 
 
 def may_adopt(record: Status | None) -> bool:
