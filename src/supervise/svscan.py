@@ -381,6 +381,7 @@ class Scanner:
         """
         healing_fault = self._heal_at != math.inf
         self._heal_at = math.inf
+        inject.point("tree")  # escapes every guard: the whole tree dies (supervise.keeper)
         payload, keep = self._export()
         if self.stopping:
             os.kill(os.getpid(), signal.SIGTERM)  # held: pending across the exec
