@@ -7,11 +7,12 @@ others (0600, say): only that user, or root, can arm it, and they can
 already do anything to the daemon. The variable is taken out of the
 environment the services inherit, and given to the daemon's next image.
 Each `point` the daemon passes then checks FILE: if its first word names
-this point, the daemon removes FILE and raises `Injected` there (one fault per FILE written). Points: ``spawn``
-(before ./run is spawned), ``status`` (before a status write), ``control``
-(before a control FIFO is read), ``scan`` (before svscan's scan), ``reap``
-(after a child is reaped, before its callback), ``tree`` (before a re-exec,
-in the signal task, outside every guard: the whole task tree dies).
+this point, the daemon removes FILE and raises `Injected` there (one fault
+per FILE written). Points: ``spawn`` (before ./run is spawned), ``status``
+(before a status write), ``control`` (before a control FIFO is read),
+``scan`` (before svscan's scan), ``reap`` (after a child is reaped, before
+its callback), ``tree`` (before a re-exec, in the signal task, outside every
+guard: the whole task tree dies).
 
 `Injected` is a BaseException, so the handlers that keep one bad callback or
 action from stopping the others (which catch Exception) let it through: it

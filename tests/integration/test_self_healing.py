@@ -9,6 +9,7 @@ line, the same pids, no second copy of a service, control works.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 from pathlib import Path
@@ -164,8 +165,8 @@ async def test_five_faults_in_a_minute_stop_the_loop_until_sighup(tmp_path: Path
     a = make_service(tmp_path, "a", RUN)
     daemon = start_daemon(a, env=faults.env())
     pid = (await started(a)).pid
-    for n in range(4):
-        await faults.inject(daemon, "control", lambda: send(a, b"pc"[n % 2 : n % 2 + 1]))
+    for byte in (b"p", b"c", b"p", b"c"):
+        await faults.inject(daemon, "control", functools.partial(send, a, byte))
     await faults.inject(daemon, "control", lambda: send(a, b"p"), healed=False)
     assert ("5 faults within 60 seconds: no longer re-executing, keeping what runs; trying "
             "again in 60 seconds, or on SIGHUP") in daemon.stderr()
