@@ -71,6 +71,7 @@ def keep(where: str, argv: list[str], history: healing.History) -> int:
             say.line("alert", f"unable to re-execute: {failure}; stopping every service")
             _signal_all(signal.SIGTERM)
             _signal_all(signal.SIGCONT)
+            due = time.monotonic() + healing.PAUSE_MAX  # no more tries: wait for them
             continue
         failures += 1
         delay = healing.retry_delay(failures)
