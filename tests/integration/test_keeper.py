@@ -24,13 +24,17 @@ sys.exit(keeper.keep("RuntimeError('test')", [sys.argv[1]], healing.History()))
 """
 
 
-async def test_keeper_retries_reaps_and_stops_its_children(tmp_path: Path) -> None:
-    errors = tmp_path / "err"
+def start(tmp_path: Path, errors: Path) -> subprocess.Popen[bytes]:
     with open(errors, "wb") as output:
-        daemon = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-c", PROGRAM, str(tmp_path / "gone")], stdout=subprocess.PIPE,
             stderr=output,
         )
+
+
+async def test_keeper_retries_reaps_and_stops_its_children(tmp_path: Path) -> None:
+    errors = tmp_path / "err"
+    daemon = start(tmp_path, errors)
     try:
         assert daemon.stdout is not None
         child = int(daemon.stdout.readline())
