@@ -320,9 +320,10 @@ class Scanner:
         self, where: str, task: Callable[..., Awaitable[None]], restart: bool = True,
         *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Run `task`; hand a fault to `fault`. A task that holds nothing of its own (the
-        reaper, the readers, the scan) starts again, unless the daemon gave up; the others
-        (an entry's) wait until re-executed, or a forced stop lets them go."""
+        """Run `task`; hand a fault to `fault`. A daemon task (the reaper, the readers, the
+        scan) starts again, unless the daemon gave up: then it waits until re-executed, or
+        a forced stop lets it go. An entry's task ends (its entry and services hold what
+        they have themselves: see `Entry.run` and `Service.run`)."""
         while True:
             try:
                 await task(task_status=task_status)
@@ -336,7 +337,9 @@ class Scanner:
             except RuntimeError:
                 pass
             task_status = trio.TASK_STATUS_IGNORED
-            if not restart or verdict is healing.Verdict.GIVE_UP:
+            if not restart:
+                return
+            if verdict is healing.Verdict.GIVE_UP:
                 await self._abandon.wait()
                 return
 
