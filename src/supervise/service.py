@@ -172,7 +172,7 @@ class Service:
         try:
             if isinstance(event, machine.RunExited):
                 event = attrs.evolve(event, policy=self._crash_policy())
-            elif self._needs_defaults(event):
+            elif isinstance(event, machine.Control | machine.Shutdown) and self._may_signal(event):
                 event = attrs.evolve(event, defaults=self._signal_group())
             return machine.step(self.state, event, self.clock())
         except Exception as error:  # one bad step must not end supervision
@@ -417,22 +417,21 @@ class Service:
             policy = attrs.evolve(policy, permafail_deaths=deaths, permafail_secs=float(secs))
         return policy
 
-    def _needs_defaults(self, event: machine.Event) -> bool:
+    def _may_signal(self, event: machine.Control | machine.Shutdown) -> bool:
         """Whether `event` may signal ./run with no selector saying where: then the
         ``signal-group`` file says (a service not running reads nothing)."""
         if self.state.phase is not machine.Phase.RUN:
             return False
         if isinstance(event, machine.Shutdown):
             return True
-        return (isinstance(event, machine.Control) and event.group is None
-                and event.command in control.GROUP_COMMANDS)
+        return event.group is None and event.command in control.GROUP_COMMANDS
 
     def _signal_group(self) -> frozenset[control.Command]:
         """What ``signal-group`` sends to the process group (absent: nothing), read once a
         burst: a read of 4 KiB of ``h`` opens it once."""
         if self._group_letters is None or not self._in_burst:
             self._group_letters = self._read_setting(
-                "signal-group", settings.parse_group, frozenset()
+                "signal-group", settings.parse_group, frozenset[control.Command]()
             )
         return self._group_letters
 
