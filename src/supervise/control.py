@@ -51,6 +51,7 @@ _BY_BYTE: dict[int, Command] = {command.value[0]: command for command in Command
 #: Every byte that is not a command, for `bytes.translate` to drop at C speed.
 _NOT_COMMANDS = bytes(byte for byte in range(256) if byte not in _BY_BYTE)
 _GROUP, _MAIN_PID, _LOG, _MAIN = (selector[0] for selector in alphabet.SELECTORS)
+_SELECTORS = b"".join(alphabet.SELECTORS)
 #: Every byte that is neither a command nor a selector.
 _NOT_ROUTED = bytes(
     byte for byte in range(256) if byte not in _BY_BYTE and byte not in (_GROUP, _MAIN_PID,
@@ -81,8 +82,9 @@ def route(data: bytes) -> Routed:
     arrive in one read. Unknown bytes are dropped.
     """
     kept = data.translate(None, _NOT_ROUTED)
-    if not any(selector in kept for selector in alphabet.SELECTORS):
-        return Routed(tuple((_BY_BYTE[byte], None) for byte in kept))
+    plain = kept.translate(None, _SELECTORS)
+    if len(plain) == len(kept):
+        return Routed(tuple((_BY_BYTE[byte], None) for byte in plain))
     commands: list[tuple[Command, bool | None]] = []
     log = bytearray()
     group: bool | None = None
