@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench soak clean
+.PHONY: run test lint typecheck floors install uninstall bench soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,8 @@ run: $(STAMP)
 	rm -rf $(DEMO) && mkdir -p $(dir $(DEMO)) && cp -R services/demo $(DEMO)
 	@echo "svscan on $(DEMO); Ctrl-C stops every service in order. In another terminal:"
 	@echo "  $(BIN)/svstat $(DEMO)/* $(DEMO)/clock/log"
-	exec $(BIN)/svscan $(DEMO)
+	@echo "  $(BIN)/tai64nlocal < $(DEMO)/clock/log/main/current"
+	exec env PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/svscan $(DEMO)  # svlog for clock/log
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -29,6 +30,33 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# A system-wide install (see README, "Installing"): a venv readable by every user in
+# PREFIX/lib/trio-supervise, made by a system interpreter, its commands linked into PREFIX/bin
+# and its man pages into PREFIX/share/man/man8. Refuses to replace a file that is not its own.
+PREFIX ?= /usr/local
+INSTALL_PYTHON ?= /usr/bin/python3
+install:
+	sh packaging/install.sh install $(PREFIX) $(INSTALL_PYTHON) .
+
+uninstall:
+	sh packaging/install.sh uninstall $(PREFIX)
+
+# The package at its floors: the lowest setuptools, trio and attrs pyproject.toml allows
+# (constraints/floors.txt), in a venv of their own. Builds the wheel and the sdist with that
+# setuptools and no build isolation, checks what they carry (.ci/check_dist.py), installs the
+# project the same way, and runs the unit tests on those trio and attrs (src first on the path:
+# some tests read the source tree). .ci/run runs it after `make test`.
+FLOORS := $(VENV)/floors
+floors:
+	rm -rf $(FLOORS) && $(PYTHON) -m venv $(FLOORS)
+	$(FLOORS)/bin/pip install -q -c constraints/floors.txt setuptools
+	$(FLOORS)/bin/pip wheel -q --no-build-isolation --no-deps -w $(FLOORS)/dist .
+	$(FLOORS)/bin/python -c 'from setuptools import build_meta as b; b.build_sdist("$(FLOORS)/dist")'
+	$(FLOORS)/bin/python .ci/check_dist.py $(FLOORS)/dist
+	$(FLOORS)/bin/pip install -q --no-build-isolation -c constraints/floors.txt '.[test]'
+	$(FLOORS)/bin/pip list 2>/dev/null | grep -E '^(setuptools|trio|attrs) '
+	PYTHONPATH=src $(FLOORS)/bin/python -m pytest -q -p no:cacheprovider tests/unit
+
 # Measurements, not tests: each benchmarks/TOPIC.py prints its table, writes
 # benchmarks/results/TOPIC.md, and exits 0 even when a target is missed; then
 # benchmarks/report.py writes docs/benchmarks.md and its plots from svscan's samples.
@@ -36,7 +64,7 @@ typecheck: $(STAMP)
 # of its own, matplotlib for the plots (the `bench` extra; without it, no plots).
 # BENCHFLAGS=--rounds=N goes to every topic. QUICK=1: a few minutes' check of the whole path
 # (svscan --quick, 5 rounds elsewhere), written to $(QUICKDIR), never over the results.
-BENCHES := clients runtools svscan svlog
+BENCHES := clients runtools svscan startup svlog
 DEBS := daemontools runit s6
 SUPERVISOR := $(VENV)/supervisor
 QUICKDIR := $(VENV)/bench-quick

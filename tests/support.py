@@ -411,14 +411,28 @@ def numbers_break(log: Path) -> str | None:
     return None
 
 
-def sockets(pid: int) -> set[str]:
-    """The sockets `pid` holds, as ``socket:[INODE]`` (trio's wakeup pair: new after an exec)."""
+def fd_targets(pid: int) -> set[str]:
+    """What the descriptors of `pid` point to (``readlink /proc/PID/fd/N``)."""
     found = set()
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            found.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
         except OSError:
             continue
-        if target.startswith("socket:"):
-            found.add(target)
     return found
+
+
+def sockets(pid: int) -> set[str]:
+    """The sockets `pid` holds, as ``socket:[INODE]`` (trio's wakeup pair: new after an exec)."""
+    return {target for target in fd_targets(pid) if target.startswith("socket:")}
+
+
+async def event_loop_running(pid: int) -> set[str]:
+    """Wait until the daemon `pid` runs trio; its sockets (trio's wakeup pair).
+
+    A daemon starts its plain services with the standard library first
+    (`supervise.prestart`) and loads trio only then: until it holds a socket,
+    nothing it handed over is watched yet, and a SIGHUP waits for it.
+    """
+    await eventually(lambda: bool(sockets(pid)), what="the daemon's event loop")
+    return sockets(pid)

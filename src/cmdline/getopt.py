@@ -1,8 +1,10 @@
 """Options the way djb's ``sgetopt`` reads them, for every client and run-script tool.
 
 Clusters (``-udx``), an option's value joined (``-T500``) or in the next
-argument (``-T 500``), ``--`` ends the options, and so do ``-`` and the first
-argument that is not an option (so ``svc dir -u`` treats ``-u`` as a directory).
+argument (``-T 500``), ``--`` ends the options (so does any argument that starts
+with ``--``, which sgetopt takes as ``--``: ``svc --version`` is ``svc`` with no
+directory), and so do ``-`` and the first argument that is not an option (so
+``svc dir -u`` treats ``-u`` as a directory).
 An unknown letter or a missing value is a `Usage` error whose first line is
 sgetopt's own (``svc: illegal option -- Z``, under the program's name); the
 caller gives its usage line.
@@ -21,7 +23,7 @@ def getopt(
     index = 0
     while index < len(argv):
         arg = argv[index]
-        if arg == "--":
+        if arg.startswith("--"):  # sgetopt: "--" and "--anything" both end the options
             index += 1
             break
         if not arg.startswith("-") or arg == "-":

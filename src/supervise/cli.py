@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import NoReturn
 
 from cmdline import exits, out
 from supervise import process
+
+TYPE_CHECKING = False  # typing costs the daemon's first pass its import time
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 PROG = "supervise"
 USAGE = "supervise dir [dir ...]"
@@ -33,22 +36,26 @@ def main(argv: list[str] | None = None) -> int:
     if not args:
         out.say(f"{PROG}: usage: {USAGE}")
         return exits.USAGE
-    from supervise import daemon, handover  # only the daemon pays for trio
+    from supervise import prestart, reexec
 
-    payload = handover.receive()
+    payload = reexec.receive()
+    carried = reexec.take_carried()
     try:
         here = os.getcwd()
     except OSError:
         here = "."
     try:
-        reexec_argv = handover.command_line(
+        reexec_argv = reexec.command_line(
             list(sys.orig_argv), sys.executable, [os.path.abspath(path) for path in args],
             given=len(sys.argv) - 1,
         )
     except ValueError as error:
         out.say(f"{PROG}: usage: {USAGE} ({error})")
         return exits.USAGE
-    return daemon.serve(here, reexec_argv, payload, fixed=args)
+    first = None if payload is not None else prestart.begin(args)
+    from supervise import daemon  # only the daemon pays for trio, once the services run
+
+    return daemon.serve(here, reexec_argv, payload, fixed=args, first=first, carried=carried)
 
 
 def entry() -> NoReturn:

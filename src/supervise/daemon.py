@@ -9,20 +9,24 @@ daemon behaviour (signals, handover, state dump, shutdown) lives once, in
 
 from __future__ import annotations
 
-import os
+from typing import Any
 
 import trio
 
-from supervise import fsio, guard, handover, healing, inject, keeper, say
+from supervise import fsio, guard, handover, healing, inject, keeper, reexec, say
 from supervise.svscan import Scanner
 
 
 def serve(
-    root: str, reexec_argv: list[str], payload: bytes | None, fixed: list[str] | None = None
+    root: str, reexec_argv: list[str], payload: bytes | None, fixed: list[str] | None = None,
+    first: dict[str, Any] | None = None, carried: dict[str, str] | None = None,
 ) -> int:
     """Run the daemon (over `fixed` directories, or scanning `root`); its exit code.
 
-    `payload` is what `handover.receive` found: the entries to carry on with.
+    `payload` is what `reexec.receive` found: the entries to carry on with.
+    `first` is what the first pass (`supervise.prestart`) started, when there
+    was no payload. `carried` holds what `reexec.take_carried` took: the
+    fault history and the test hook's file.
     """
     handed = None
     if payload is not None:
@@ -30,8 +34,11 @@ def serve(
             handed = handover.decode(payload)
         except (ValueError, KeyError, TypeError, IndexError) as error:
             say.warning(f"unable to read the state handed over on SIGHUP: {error}")
-    inject.arm()
-    history = healing.decode(os.environ.pop(healing.ENV, None))
+    elif first is not None:
+        handed = handover.decode_plain(first)
+    carried = carried or {}
+    inject.arm(carried.get(inject.ENV))
+    history = healing.decode(carried.get(reexec.FAULTS_ENV))
     fsio.close_inherited_fds()
     scanner = Scanner(root, reexec_argv, fixed=fixed, history=history)
     try:

@@ -13,31 +13,36 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from typing import TypeVar
 
-import attrs
-
-from supervise import fsio, layout, status
+from supervise import fsio, layout
 from supervise.errtext import describe
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing costs the first pass (`supervise.prestart`) its import time
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    from supervise import status
+
+    T = TypeVar("T")
 
 
 class SetupError(Exception):
     """A directory could not be set up; the message is the line to say."""
 
 
-@attrs.define(eq=False)
 class Descriptors:
     """What the supervisor holds open for a directory while it supervises it: three fds.
 
     The directory itself and ``supervise/`` are opened only for the step that
-    needs them.
+    needs them. A plain class: the first pass uses it before attrs is loaded.
     """
 
-    lock: int
-    control: int | None = None
-    ok: int | None = None
+    __slots__ = ("lock", "control", "ok")
+
+    def __init__(self, lock: int, control: int | None = None, ok: int | None = None) -> None:
+        self.lock = lock
+        self.control = control
+        self.ok = ok
 
     def close(self) -> None:
         """Close everything; the lock last, so no second supervisor starts too early."""
@@ -89,6 +94,7 @@ def open_ok(path: str, fds: Descriptors, supervise_fd: int) -> str | None:
 
 def last_status(supervise_fd: int) -> tuple[status.Status | None, status.Extra | None]:
     """The status (and the xstatus bound to it) a previous supervisor left; None if unusable."""
+    from supervise import status
     try:
         record_bytes = fsio.read_small(supervise_fd, "status")
         extra_bytes = fsio.read_small(supervise_fd, "xstatus")

@@ -13,9 +13,10 @@ out what these functions answer:
 - any other fault re-executes at once (`Verdict.REEXEC`);
 - an exec that fails is tried again, backing off (`retry_delay`).
 
-The history crosses the exec in the environment variable `ENV` (`encode`,
-`decode`), so the count holds across re-executions; the new image removes
-the variable before it starts anything, and no service inherits it.
+The history crosses the exec in an environment variable
+(`supervise.reexec.FAULTS_ENV`; `encode`, `decode`), so the count holds
+across re-executions; the new image takes the variable out before it starts
+anything, and no service inherits it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import enum
 
 import attrs
 
-ENV = "TRIO_SUPERVISE_FAULTS"
 #: Faults within `WINDOW` seconds that stop the re-exec loop.
 MAX_FAULTS = 5
 WINDOW = 60.0
@@ -90,7 +90,7 @@ def retry_delay(failures: int) -> float:
 
 
 def encode(history: History) -> str:
-    """The history as the value of `ENV`: ``GIVE_UPS LAST_GIVE_UP FAULT...`` (``-``: none)."""
+    """The history as a variable's value: ``GIVE_UPS LAST_GIVE_UP FAULT...`` (``-``: none)."""
     last = "-" if history.last_give_up is None else repr(history.last_give_up)
     return " ".join([str(history.give_ups), last, *(repr(when) for when in history.faults)])
 

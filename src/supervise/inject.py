@@ -33,9 +33,9 @@ class Injected(BaseException):
     """A fault injected at a point (its name is the message)."""
 
 
-def arm() -> None:
-    """Take the variable out of the environment (at start-up: no service inherits it)."""
-    path = os.environ.pop(ENV, None)
+def arm(path: str | None) -> None:
+    """Arm the hook with the variable's value (taken out of the environment at start-up:
+    see `supervise.reexec.take_carried`), or disarm it (None)."""
     _armed[:] = [path] if path else []
 
 

@@ -27,7 +27,8 @@ import signal
 import time
 
 from cmdline import exits
-from supervise import handover, healing, inject, say
+from supervise import healing, inject, reexec, say
+from supervise.process import HELD_SIGNALS
 
 _STOP = (signal.SIGTERM, signal.SIGINT, signal.SIGPWR)
 
@@ -35,7 +36,7 @@ _STOP = (signal.SIGTERM, signal.SIGINT, signal.SIGPWR)
 def keep(where: str, argv: list[str], history: healing.History) -> int:
     """After the tree died of `where`: re-execute, or keep what runs; the exit code if told
     to stop and the exec failed."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, handover.HELD_SIGNALS)
+    signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
     decision = healing.after_fault(history, time.monotonic())
     history = decision.history
     if decision.verdict is healing.Verdict.GIVE_UP:
@@ -51,7 +52,7 @@ def keep(where: str, argv: list[str], history: healing.History) -> int:
         reap()
         if stopping and not children():
             return exits.TEMPORARY
-        received = signal.sigtimedwait(handover.HELD_SIGNALS, max(due - time.monotonic(), 0))
+        received = signal.sigtimedwait(HELD_SIGNALS, max(due - time.monotonic(), 0))
         signum = None if received is None else received.si_signo
         if signum == signal.SIGUSR1:
             say.line("state", f"keeper pid {os.getpid()}: {len(children())} children, "
@@ -64,8 +65,8 @@ def keep(where: str, argv: list[str], history: healing.History) -> int:
             os.kill(os.getpid(), signum)  # pending: the new image stops in order
         elif signum not in (None, signal.SIGHUP):
             continue
-        extra = {healing.ENV: healing.encode(history), **inject.carried()}
-        failure = handover.reexec(argv, None, [], extra)
+        extra = {reexec.FAULTS_ENV: healing.encode(history), **inject.carried()}
+        failure = reexec.reexec(argv, None, [], extra)
         if stopping:
             signal.sigtimedwait(list(_STOP), 0)
             say.line("alert", f"unable to re-execute: {failure}; stopping every service")

@@ -8,11 +8,30 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import sys
-from typing import NoReturn
+
+TYPE_CHECKING = False  # typing costs the daemon's first pass its import time
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 PR_SET_CHILD_SUBREAPER = 36
+#: Blocked while the daemon cannot answer them (across a SIGHUP's exec, during the first
+#: pass); the daemon unblocks them once its receivers are in place, so none is lost or fatal.
+HELD_SIGNALS = frozenset(
+    {signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGPWR, signal.SIGUSR1,
+     signal.SIGALRM, signal.SIGCHLD}
+)
 _NR_OPEN = "/proc/sys/fs/nr_open"
+#: Descriptors per entry we budget for (3 per service, 2 per log pipe) plus the daemon's own
+#: (trio's, the reaper's, a client's): the first pass leaves the daemon that much.
+FDS_PER_ENTRY = 8
+FDS_BASE = 64
+
+
+def descriptors_needed(entries: int) -> int:
+    """The descriptors a daemon supervising `entries` entries budgets for."""
+    return FDS_BASE + FDS_PER_ENTRY * entries
 
 
 def raise_descriptor_limit(needed: int = 0) -> int:

@@ -56,16 +56,22 @@ class Reaper:
         self._waiting[pid] = on_exit
         return pid
 
-    def signal(self, pid: int, signum: int) -> None:
-        """Send `signum` to our child `pid`, if it is still there.
+    def signal(self, pid: int, signum: int, group: bool = False) -> None:
+        """Send `signum` to our child `pid`, if it is still there; with `group`, to the
+        process group it leads (-pid), or to `pid` alone if it leads none (``nosetsid``).
 
-        Never to pid 0 or below: those would signal our own group, or everyone.
+        Never to pid 0 or below: those would signal our own group, or everyone; and a
+        group only of a pid above 1, so that -pid is never -1 (everyone) or 0 (ours).
         """
-        if pid > 0:
-            try:
-                os.kill(pid, signum)
-            except ProcessLookupError:
-                pass
+        if pid <= 0:
+            return
+        target = pid
+        try:
+            if group and pid > 1 and os.getpgid(pid) == pid:
+                target = -pid
+            os.kill(target, signum)
+        except ProcessLookupError:
+            pass
 
     def adopt(self, pid: int, on_exit: ExitCallback) -> None:
         """Take `pid`, started by the daemon this one re-executed from, as if spawned here."""

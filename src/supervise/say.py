@@ -10,8 +10,6 @@ the same way) is said once, until it changes or clears.
 
 from __future__ import annotations
 
-import attrs
-
 from cmdline import out
 
 #: Control characters (a newline in a directory name, say) shown as ``\\xNN``: one fault,
@@ -32,12 +30,17 @@ def fatal(text: str) -> None:
     line("fatal", text)
 
 
-@attrs.define
 class Faults:
-    """Say each fault once: a repeat of the same text for the same kind is dropped."""
+    """Say each fault once: a repeat of the same text for the same kind is dropped.
 
-    _last: dict[str, str] = attrs.field(factory=dict)
-    muted: bool = False
+    A plain class: the command lines say their faults before attrs is loaded.
+    """
+
+    __slots__ = ("_last", "muted")
+
+    def __init__(self) -> None:
+        self._last: dict[str, str] = {}
+        self.muted = False
 
     def report(self, kind: str, text: str) -> None:
         if self.muted:

@@ -11,20 +11,24 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import TypeAlias
 
-import attrs
+from supervise.value import Value
 
-Key: TypeAlias = tuple[int, int]
+Key = tuple[int, int]
 
 
-@attrs.frozen
-class Changes:
+class Changes(Value):
     """What a scan found different: names to start, keys to stop, keys renamed."""
 
+    __slots__ = ("added", "removed", "renamed")
     added: dict[Key, str]
     removed: frozenset[Key]
     renamed: dict[Key, str]
+
+    def __init__(
+        self, added: dict[Key, str], removed: frozenset[Key], renamed: dict[Key, str]
+    ) -> None:
+        self._set(added=added, removed=removed, renamed=renamed)
 
 
 def list_root(

@@ -13,6 +13,7 @@ loop goes on, and nothing here can stop another directory.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import math
 import os
@@ -73,6 +74,7 @@ class Service:
     _faults: Faults = attrs.field(factory=Faults)
     _children: Children = attrs.field(init=False)
     _step_dir: int | None = None  # the service directory, open for one burst of steps
+    _group_letters: frozenset[control.Command] | None = None  # signal-group, read once a burst
     _in_burst: bool = False
     _exited: bool = False
     _recover: bool = False  # handed over after a fault (see `machine.recovered`)
@@ -198,6 +200,8 @@ class Service:
         try:
             if isinstance(event, machine.RunExited):
                 event = attrs.evolve(event, policy=self._crash_policy())
+            elif isinstance(event, machine.Control | machine.Shutdown) and self._may_signal(event):
+                event = attrs.evolve(event, defaults=self._signal_group())
             return machine.step(self.state, event, self.clock())
         except Exception as error:  # one bad step must not end supervision
             warning(f"{self.path}: internal error on {event!r}: {error!r}")
@@ -248,11 +252,11 @@ class Service:
                 return self._spawn_run()
             case machine.SpawnFinish(code, signum):
                 return self._spawn_finish(code, signum)
-            case machine.Signal(signum):
-                self._children.signal(self.state.pid, signum)
-            case machine.SendDownSignal():
+            case machine.Signal(signum, group):
+                self._children.signal(self.state.pid, signum, group)
+            case machine.SendDownSignal(group):
                 down_signal = self._read_setting("down-signal", settings.parse_signal, 15)
-                self._children.signal(self.state.pid, down_signal)
+                self._children.signal(self.state.pid, down_signal, group)
             case machine.SetTimer(timer, delay):
                 self._timers[timer] = trio.current_time() + delay
             case machine.ArmTimeout(timer):
@@ -276,7 +280,7 @@ class Service:
         finally:
             if service_fd is None and self._step_dir is not None:
                 os.close(self._step_dir)
-            self._in_burst, self._step_dir = False, None
+            self._in_burst, self._step_dir, self._group_letters = False, None, None
 
     def _directory(self) -> contextlib.AbstractContextManager[int]:
         """The service directory, refused if it is no longer the one we took."""
@@ -296,14 +300,18 @@ class Service:
                 self._setup()
                 return True
             except fsio.LockHeld:
+                lock_held = True
                 fatal(f"unable to acquire {self.path}/supervise/lock: temporary failure")
+            except SetupError as error:
+                lock_held = False
+                self._faults.report("setup", str(error))
+            failures += 1
+            delay = machine.retry_setup(lock_held, failures)
+            if delay is None:
                 self.refused = True
                 return False
-            except SetupError as error:
-                self._faults.report("setup", str(error))
             self.settled.set()
-            failures += 1
-            with trio.move_on_after(machine.backoff(failures)):
+            with trio.move_on_after(delay):
                 await self._stop.wait()
         return False
 
@@ -444,6 +452,24 @@ class Service:
             policy = attrs.evolve(policy, permafail_deaths=deaths, permafail_secs=float(secs))
         return policy
 
+    def _may_signal(self, event: machine.Control | machine.Shutdown) -> bool:
+        """Whether `event` may signal ./run with no selector saying where: then the
+        ``signal-group`` file says (a service not running reads nothing)."""
+        if self.state.phase is not machine.Phase.RUN:
+            return False
+        if isinstance(event, machine.Shutdown):
+            return True
+        return event.group is None and event.command in control.GROUP_COMMANDS
+
+    def _signal_group(self) -> frozenset[control.Command]:
+        """What ``signal-group`` sends to the process group (absent: nothing), read once a
+        burst: a read of 4 KiB of ``h`` opens it once."""
+        if self._group_letters is None or not self._in_burst:
+            self._group_letters = self._read_setting(
+                "signal-group", settings.parse_group, frozenset[control.Command]()
+            )
+        return self._group_letters
+
     def _read_setting(self, name: str, parse: Callable[[str], T], default: T) -> T:
         """`_setting` with the directory opened for the one read."""
         try:
@@ -477,10 +503,30 @@ class Service:
             data = os.read(fd, 4096)
         except BlockingIOError:
             return
-        commands = control.parse(data)
-        if commands:
-            self._inbox.extend(machine.Control(command) for command in commands)
+        routed = control.route(data)
+        if routed.log:
+            self._to_log(routed.log)
+        if routed.commands:
+            self._inbox.extend(
+                machine.Control(command, group) for command, group in routed.commands
+            )
             self._doorbell.unpark_all()
+
+    def _to_log(self, data: bytes) -> None:
+        """encore's ``L``: hand the commands to the log service, written to its own
+        ``control`` as a client would (nothing if there is no ``log/`` or no supervisor
+        listening there; a FIFO too full to take them now drops them)."""
+        try:
+            with self._directory() as service_fd:
+                fsio.write_fifo(service_fd, "log/supervise/control", data)
+        except (FileNotFoundError, NotADirectoryError, BlockingIOError):
+            return
+        except OSError as error:
+            if error.errno != errno.ENXIO:
+                self._faults.report("log control", f"unable to control {self.path}/log: "
+                                    f"{describe(error)}")
+            return
+        self._faults.clear("log control")
 
     # --- status files --------------------------------------------------------------
 

@@ -15,8 +15,6 @@ exactly what the peers' readers expect.
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from supervise import record
 from supervise.kinds import ExtraFlag, RunState, Want
 from supervise.layout import (
@@ -52,7 +50,11 @@ def _checked(stamp: Tai64n, where: str) -> Tai64n:
         raise StatusFormatError(f"{where}: {error}") from None
 
 
-E = TypeVar("E", Want, RunState)
+TYPE_CHECKING = False  # typing costs the daemon's first pass its import time
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    E = TypeVar("E", Want, RunState)
 
 
 def _member(kind: type[E], value: int, offset: int) -> E:

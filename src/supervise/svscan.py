@@ -49,7 +49,7 @@ import attrs
 import trio
 
 from cmdline import exits
-from supervise import dump, guard, handover, healing, inject, inotify, process, say, scan
+from supervise import dump, guard, handover, healing, inject, inotify, process, reexec, say, scan
 from supervise.entry import Entry, Host
 from supervise.errtext import describe
 from supervise.readers import Readers
@@ -65,9 +65,6 @@ ROOT_EVENTS = (
 )
 #: A marker file: when this service goes down for good, the whole tree shuts down.
 ESSENTIAL = "essential"
-#: Descriptors per entry we budget for (3 per service, 2 per log pipe) plus the daemon's own.
-FDS_PER_ENTRY = 8
-FDS_BASE = 64
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGPWR)
 
 
@@ -132,9 +129,10 @@ class Scanner:
                 if self.fixed is None:
                     entries.start_soon(self._stop.wait)  # open until shut down, even if empty
                     daemon.start_soon(self._guarded, "the scan", self._watch)
-                elif handed is None:
+                elif handed is None or handed.fresh:
                     for index, path in enumerate(self.fixed):
-                        self._add((0, index), path, log=False)
+                        if (0, index) not in self.entries:
+                            self._add((0, index), path, log=False)
             daemon.cancel_scope.cancel()
         if self._inotify_fd is not None:
             os.close(self._inotify_fd)
@@ -180,7 +178,7 @@ class Scanner:
 
     def _add(self, key: scan.Key, name: str, log: bool) -> None:
         assert self._nursery is not None
-        needed = FDS_BASE + FDS_PER_ENTRY * (len(self.entries) + 1)
+        needed = process.descriptors_needed(len(self.entries) + 1)
         if process.raise_descriptor_limit(needed) < needed:
             self._faults.report(  # the same text each time: said once
                 "nofile", "the tree needs more descriptors than RLIMIT_NOFILE allows (its "
@@ -287,7 +285,7 @@ class Scanner:
             with trio.open_signal_receiver(*wanted) as signals:
                 task_status.started()
                 task_status = trio.TASK_STATUS_IGNORED
-                handover.release_signals()  # held by a previous daemon or a failed re-exec
+                reexec.release_signals()  # held by a previous daemon or a failed re-exec
                 with trio.CancelScope(deadline=self._heal_at) as self._listening:
                     async for signum in signals:
                         if self._answer(signum):
@@ -369,7 +367,7 @@ class Scanner:
         them runs after them, and then closing the receiver re-raises every
         signal still pending in it, into the blocked (kernel) set.
         """
-        signal.pthread_sigmask(signal.SIG_BLOCK, handover.HELD_SIGNALS)
+        signal.pthread_sigmask(signal.SIG_BLOCK, process.HELD_SIGNALS)
         flushed = trio.Event()
         trio.lowlevel.current_trio_token().run_sync_soon(flushed.set)
         await flushed.wait()
@@ -388,8 +386,8 @@ class Scanner:
         payload, keep = self._export()
         if self.stopping:
             os.kill(os.getpid(), signal.SIGTERM)  # held: pending across the exec
-        extra = {healing.ENV: healing.encode(self.history), **inject.carried()}
-        failure = handover.reexec(self.reexec_argv, payload, keep, extra)
+        extra = {reexec.FAULTS_ENV: healing.encode(self.history), **inject.carried()}
+        failure = reexec.reexec(self.reexec_argv, payload, keep, extra)
         if self.stopping:
             signal.sigtimedwait([signal.SIGTERM], 0)  # not for us: we are stopping already
         if not healing_fault:

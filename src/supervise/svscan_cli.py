@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import NoReturn
 
 from cmdline import exits, out
 from supervise import process, say
+
+TYPE_CHECKING = False  # typing costs the daemon's first pass its import time
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 PROG = "svscan"
 USAGE = "svscan [-s] [dir]"
@@ -42,9 +45,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(root: str, subreaper: bool, reexec_argv: list[str]) -> int:
-    from supervise import daemon, handover  # only the daemon pays for trio
+    from supervise import prestart, reexec
 
-    payload = handover.receive()
+    payload = reexec.receive()
+    carried = reexec.take_carried()
     try:
         os.chdir(root)
     except OSError as error:
@@ -56,11 +60,14 @@ def _run(root: str, subreaper: bool, reexec_argv: list[str]) -> int:
         except OSError as error:
             say.warning(out.unable("become a subreaper", error))
     process.raise_descriptor_limit()
-    return daemon.serve(root, reexec_argv, payload)
+    first = None if payload is not None else prestart.begin()
+    from supervise import daemon  # only the daemon pays for trio, once the services run
+
+    return daemon.serve(root, reexec_argv, payload, first=first, carried=carried)
 
 
 def _handover_command(args: list[str]) -> list[str]:
-    from supervise.handover import command_line
+    from supervise.reexec import command_line
 
     return command_line(list(sys.orig_argv), sys.executable, args, given=len(sys.argv) - 1)
 

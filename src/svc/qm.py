@@ -26,7 +26,7 @@ import os
 import sys
 import time
 
-from cmdline import exits, out
+from cmdline import exits, out, version
 from cmdline.cwd import Origin
 from cmdline.out import Fatal, Usage, say, unable, warn
 from svc import view
@@ -227,6 +227,8 @@ def main_for(prog: str, argv: list[str] | None) -> int:
 
 
 def _command(prog: str, argv: list[str]) -> int:
+    if version.asked(argv):
+        return version.show(prog)
     options = parse(prog, argv)
     origin = Origin()
     deadline = None if options.timeout is None else time.monotonic() + options.timeout

@@ -13,7 +13,8 @@ space-separated, one line per directory (s6-svstat's field names and
 spellings), and ``svstat --json dir ...`` one JSON object per line and
 directory. These modes exit 0 when every directory was read, 1 when some
 supervisor is not running, 111 when some directory could not be read, 100 on
-a usage error.
+a usage error. ``svstat --check dir ...`` prints the classic lines, then one summary
+line, and exits 0, 1 or 2 as monitoring plugins do (`svc.check`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from cmdline.cwd import Origin
 from cmdline.out import Usage, warn
 from supervise import layout
 from supervise.record import STATE_WORDS, WANT_WORDS
-from svc import view
+from svc import check, view
 from svc.view import View
 from svc.words import classic, extras, signal_name
 
@@ -37,7 +38,7 @@ if TYPE_CHECKING:  # not at run time: collections.abc costs start-up time
     from supervise.tai import Tai64n
 
 PROG = "svstat"
-USAGE = "svstat: usage: svstat [ -o field,field... | --json ] dir [dir ...]"
+USAGE = "svstat: usage: svstat [ -o field,field... | --json | --check ] dir [dir ...]"
 #: -o and --json: some supervisor is not running (an unreadable directory is exits.TEMPORARY)
 NOT_RUNNING = 1
 
@@ -134,7 +135,7 @@ def _json_line(directory: str, v: View, now: float) -> str:
 
 
 def parse(argv: list[str]) -> tuple[str, list[str], list[str]]:
-    """(mode, field names, directories); mode is "classic", "fields" or "json".
+    """(mode, field names, directories); mode is "classic", "fields", "json" or "check".
 
     daemontools' svstat takes no options; ours are recognised only before the
     first directory, and ``--`` ends them.
@@ -147,6 +148,8 @@ def parse(argv: list[str]) -> tuple[str, list[str], list[str]]:
             break
         if arg == "--json":
             mode = "json"
+        elif arg == "--check":  # svc.check: a summary line and a monitoring exit code
+            mode = "check"
         elif arg.startswith("-o"):
             spec = arg[2:] or (args.pop(0) if args else "")
             names = [name for name in spec.split(",") if name]
@@ -173,13 +176,15 @@ def _run(mode: str, names: list[str], directories: list[str]) -> int:
     origin = Origin()
     lines: list[str] = []
     worst = exits.OK
+    checked: list[tuple[str, View]] = []
     try:
         for directory in directories:
             v = view.read(directory)
             origin.back()
             now = time.time()
-            if mode == "classic":
+            if mode in ("classic", "check"):
                 lines.append(f"{directory}: {classic(v, now)}{extras(v, now)}\n")
+                checked.append((directory, v))
                 continue
             if v.error:
                 fault = NOT_RUNNING if v.fault == view.NOT_RUNNING else exits.TEMPORARY
@@ -190,6 +195,9 @@ def _run(mode: str, names: list[str], directories: list[str]) -> int:
                 warn(f"unable to read status for {directory}: {v.error}")
             else:
                 lines.append(_fields_line(v, names, now) + "\n")
+        if mode == "check":
+            text, worst = check.summary(checked)
+            lines.append(text + "\n")
     finally:
         sys.stdout.write("".join(lines))
         sys.stdout.flush()

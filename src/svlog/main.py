@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import sys
 
-from cmdline import exits, out
+from cmdline import exits, out, version
 from cmdline.out import Fatal
 from svlog.logger import Logger
 from svlog.script import ScriptError, parse
@@ -61,6 +61,8 @@ def run(logger: Logger, signals: Signals, source: Source) -> None:
 
 
 def command(args: list[str]) -> int:
+    if version.asked(args):
+        return version.show(PROG)
     os.umask(0o022)
     try:
         script = parse(args)

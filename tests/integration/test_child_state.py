@@ -19,7 +19,7 @@ import pytest
 
 from child_state import PRISTINE, RUN, recorded
 from child_state import clean_parent as clean_parent  # the fixture
-from supervise.handover import ENV
+from supervise.reexec import ENV
 from support import eventually, make_service, read_status, started
 
 pytestmark = pytest.mark.usefixtures("clean_parent")

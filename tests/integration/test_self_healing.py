@@ -15,7 +15,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from supervise.handover import ENV
+from supervise.reexec import ENV
 from supervise.inject import ENV as INJECT
 from supervise.status import RunState
 from support import (

@@ -1,9 +1,11 @@
 """The run scripts in services/qmail work with only this project's tools on PATH.
 
-qmail itself is not packaged for Debian, so qmail-start, tcpserver and multilog
-are stand-ins that record what they were started with; everything between the
-run script and them is real: /bin/sh, and our envdir, softlimit and setuidgid
-(console scripts of this installation), on a PATH that holds nothing else but
+qmail itself is not packaged for Debian, so qmail-start and tcpserver are
+stand-ins, and so is svlog (its run as nobody from an installed venv is
+test_install's; this test's interpreter may be one nobody cannot run): they record
+what they were started with. Everything between the run script and them is real:
+/bin/sh, and our envdir, softlimit and setuidgid (console scripts of this
+installation), on a PATH that holds nothing else but
 sh, id, head, cat and env. Each chain must end in the very process the run
 script started (exec all the way: the supervisor signals the real service).
 """
@@ -61,7 +63,7 @@ def tree(tmp_path: Path, tools: Path) -> Path:
         assert found is not None, name
         (tools / name).symlink_to(found)
     for program, where in [("qmail-start", qmail / "bin"), ("tcpserver", tools),
-                           ("multilog", tools)]:
+                           ("svlog", tools)]:
         stand_in = where / program
         stand_in.write_text(STAND_IN)
         stand_in.chmod(0o755)
@@ -132,10 +134,10 @@ def test_qmail_send_chain(tree: Path) -> None:
 
 
 def test_log_chain_runs_as_the_log_user(tree: Path) -> None:
-    """log/run: envdir, then setuidgid LOGUSER, then multilog t LOGDIR, in one pid."""
+    """log/run: envdir, then setuidgid LOGUSER, then svlog t LOGDIR, in one pid."""
     result, pid = run(tree, "qmail-send/log")
     assert result.returncode == 0, result.stdout
     seen = report(result.stdout)
-    assert seen["argv"] == f"{(tree / 'tools').resolve()}/multilog t {tree}/log"
+    assert seen["argv"] == f"{(tree / 'tools').resolve()}/svlog t {tree}/log"
     assert seen["uid"] == str(pwd.getpwnam("nobody").pw_uid)
     assert seen["pid"] == str(pid)

@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 
 from supervise import cli, svscan_cli
-from supervise.handover import ENV
+from supervise.reexec import ENV
 from supervise.status import RunState, Want
 from support import (
     Daemon,
+    event_loop_running,
     eventually,
     make_service,
     pid_alive,
@@ -71,8 +72,8 @@ def handed_over(pid: int) -> bool:
 
 async def hup(daemon: Daemon) -> None:
     """SIGHUP, then wait until the new image answers a SIGUSR1."""
-    old = sockets(daemon.pid)
-    assert old and not handed_over(daemon.pid)
+    old = await event_loop_running(daemon.pid)
+    assert not handed_over(daemon.pid)
     daemon.signal(signal.SIGHUP)
 
     def exec_done() -> bool:

@@ -22,6 +22,7 @@ from supervise.status import Want
 from support import (
     PATIENCE,
     eventually,
+    fd_targets,
     make_service,
     pid_alive,
     read_status,
@@ -72,6 +73,17 @@ async def _dump_until(daemon: Any, wanted: set[str]) -> set[str]:
         if names == wanted or trio.current_time() > deadline:
             return names
         await trio.sleep(0.1)
+
+
+async def _first_scan_done(daemon: Any) -> None:
+    """Wait until svscan's event loop has scanned the root once.
+
+    It watches the root (its inotify descriptor) in the step that makes the
+    first scan, so a dump asked for once the watch exists comes after that scan.
+    """
+    await eventually(lambda: "anon_inode:inotify" in fd_targets(daemon.pid),
+                     what="svscan watching its root")
+    await _dump(daemon)
 
 
 async def _new_pid(service: Path, old: int, timeout: float = PATIENCE) -> int:
@@ -142,6 +154,7 @@ async def test_sigalrm_rescans(tmp_path: Path, start_svscan: Any) -> None:
     (root / "later").symlink_to(tmp_path / "later")
     daemon = start_svscan(root)
     await started(root / "a")
+    await _first_scan_done(daemon)
     later = make_service(tmp_path, "later", RUN)
     await trio.sleep(1.0)
     assert not (later / "supervise").exists(), "started without a rescan"

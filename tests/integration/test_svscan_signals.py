@@ -24,12 +24,13 @@ from typing import Any
 import pytest
 import trio
 
-from supervise.handover import ENV
+from supervise.reexec import ENV
 from supervise.status import ExtraFlag, RunState, Want
 from support import (
     IGNORE_TERM_RUN,
     SVSCAN,
     Daemon,
+    event_loop_running,
     eventually,
     make_service,
     peer,
@@ -113,8 +114,7 @@ async def hup(daemon: Daemon, just_before: Callable[[], None] | None = None) -> 
     gone the old image is gone; a USR1 sent after that stays blocked until the
     new image listens, and its dump says it does.
     """
-    old = sockets(daemon.pid)
-    assert old, "a running trio daemon holds sockets"
+    old = await event_loop_running(daemon.pid)
     if just_before is not None:
         just_before()
     daemon.signal(signal.SIGHUP)
@@ -465,8 +465,8 @@ async def test_unable_to_reexec_keeps_running(tmp_path: Path) -> None:
     daemon = Daemon(root, program=[sys.executable, str(launcher)])
     try:
         pids = [(await started(service)).pid for service in (a, a / "log")]
+        old = await event_loop_running(daemon.pid)
         launcher.unlink()
-        old = sockets(daemon.pid)
         daemon.signal(signal.SIGHUP)
 
         def alerted() -> bool:

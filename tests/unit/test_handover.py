@@ -19,18 +19,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supervise import handover, machine
-from supervise.handover import (
-    CannotExec,
-    DaemonHandover,
-    EntryHandover,
-    ServiceHandover,
-    check_program,
-    command_line,
-    decode,
-    encode,
-)
+from supervise import handover, machine, reexec
+from supervise.handover import DaemonHandover, EntryHandover, ServiceHandover, decode, encode
 from supervise.machine import Phase, State, Timer
+from supervise.reexec import CannotExec, check_program, command_line
 from supervise.status import Want
 
 NOW = 1_795_282_400.25
@@ -378,16 +370,16 @@ def test_reexec_that_cannot_happen_returns_why(tmp_path: Path) -> None:
 
     fds_before = set(os.listdir("/proc/self/fd"))
     mask_before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
-    failure = handover.reexec([sys.executable, str(tmp_path / "gone.py")], b"{}", [])
+    failure = reexec.reexec([sys.executable, str(tmp_path / "gone.py")], b"{}", [])
     assert isinstance(failure, CannotExec) and "gone.py" in str(failure)
     assert set(os.listdir("/proc/self/fd")) == fds_before
     assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == mask_before
-    assert handover.ENV not in os.environ
+    assert reexec.ENV not in os.environ
 
 
 def test_receive_without_handover_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(handover.ENV, raising=False)
-    assert handover.receive() is None
+    monkeypatch.delenv(reexec.ENV, raising=False)
+    assert reexec.receive() is None
 
 
 def test_receive_reads_and_forgets_the_payload(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -395,9 +387,9 @@ def test_receive_reads_and_forgets_the_payload(monkeypatch: pytest.MonkeyPatch) 
     fd = os.memfd_create("test-handover", 0)
     os.write(fd, payload)
     os.lseek(fd, 0, os.SEEK_SET)
-    monkeypatch.setenv(handover.ENV, str(fd))
-    assert handover.receive() == payload
-    assert handover.ENV not in os.environ
+    monkeypatch.setenv(reexec.ENV, str(fd))
+    assert reexec.receive() == payload
+    assert reexec.ENV not in os.environ
     with pytest.raises(OSError):  # noqa: PT011 - closed: EBADF
         os.fstat(fd)
 

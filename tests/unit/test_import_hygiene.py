@@ -76,8 +76,8 @@ def test_package_init_has_no_import_statements() -> None:
 #: the import-free record, alphabet and codec modules they read.
 CLIENTS = [
     "svc.svc", "svc.svstat", "svc.svok", "svc.qm",
-    "svc.view", "svc.words", "svc.send", "svc.wait", "svc.watch",
-    "cmdline.out", "cmdline.exits", "cmdline.getopt", "cmdline.cwd",
+    "svc.view", "svc.words", "svc.send", "svc.wait", "svc.watch", "svc.check",
+    "cmdline.out", "cmdline.exits", "cmdline.getopt", "cmdline.cwd", "cmdline.version",
     "supervise.layout", "supervise.record", "supervise.tai", "supervise.value",
     "supervise.alphabet", "supervise.errtext", "supervise.inotify",
 ]

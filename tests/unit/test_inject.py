@@ -9,17 +9,15 @@ from pathlib import Path
 import pytest
 
 from ci_guard import unavailable
-from supervise import inject
+from supervise import inject, reexec
 
 
 @pytest.fixture
-def armed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def armed(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "fault"
-    monkeypatch.setenv(inject.ENV, str(path))
-    inject.arm()
+    inject.arm(str(path))
     yield path
-    monkeypatch.delenv(inject.ENV, raising=False)
-    inject.arm()
+    inject.arm(None)
 
 
 def plant(path: Path, text: str, mode: int = 0o600) -> None:
@@ -27,15 +25,22 @@ def plant(path: Path, text: str, mode: int = 0o600) -> None:
     path.chmod(mode)
 
 
-def test_disarmed_point_does_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(inject.ENV, raising=False)
-    inject.arm()
+def test_disarmed_point_does_nothing() -> None:
+    inject.arm(None)
     inject.point("spawn")
     assert inject.carried() == {}
 
 
-def test_arming_takes_the_variable_out_of_the_environment(armed: Path) -> None:
-    assert inject.ENV not in os.environ
+def test_the_variables_are_taken_out_of_the_environment(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    monkeypatch.setenv(inject.ENV, "/somewhere")
+    monkeypatch.setenv(reexec.FAULTS_ENV, "1 - 2.0")
+    assert reexec.take_carried() == {inject.ENV: "/somewhere", reexec.FAULTS_ENV: "1 - 2.0"}
+    assert inject.ENV not in os.environ and reexec.FAULTS_ENV not in os.environ
+    assert b"TRIO_SUPERVISE_INJECT" not in os.environb
+
+
+def test_the_next_image_gets_the_file(armed: Path) -> None:
     assert inject.carried() == {inject.ENV: str(armed)}
 
 
