@@ -17,12 +17,13 @@ import os
 import signal
 from collections.abc import Callable
 
-from supervise.control import GROUP_COMMANDS, Command
 from supervise.errtext import describe
 
 TYPE_CHECKING = False  # typing costs the daemon's first pass its import time
 if TYPE_CHECKING:
     from typing import TypeVar
+
+    from supervise.control import Command  # noqa: TC004 - imported again where it runs
 
     T = TypeVar("T")
 
@@ -72,6 +73,8 @@ def parse_group(text: str) -> frozenset[Command]:
     Empty: every letter that signals (``p c h a i t k q 1 2 w y``) but ``d``; else the
     letters written (``d`` among them if the stop is to reach the group too).
     """
+    from supervise.control import GROUP_COMMANDS, Command  # attrs: not for the first pass
+
     letters = "".join(text.split())
     if not letters:
         return GROUP_COMMANDS - {Command.DOWN}
