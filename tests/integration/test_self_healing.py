@@ -15,8 +15,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from supervise.reexec import ENV
 from supervise.inject import ENV as INJECT
+from supervise.reexec import ENV
 from supervise.status import RunState
 from support import (
     Daemon,
