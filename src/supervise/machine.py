@@ -391,6 +391,27 @@ def watched_after_handover(state: State) -> bool:
     return state.pid > 0 and state.phase is Phase.RUN
 
 
+def recovered(state: State, now: float) -> Transition:
+    """A service handed over after a fault escaped its driver, perhaps in the middle of
+    carrying out an action: what may not have been done is done again.
+
+    The status is written again (the write may be the action that failed). A
+    start caught between its `Spawn` and the outcome (down, wanted up, no start
+    pending, not failed, not exiting) starts again: the spawn did not happen, or
+    its outcome would have been applied. A start then throttled or backing off
+    waits as any other. A ./finish caught between its `SpawnFinish` and the
+    outcome (no pid) is one that could not start.
+    """
+    if state.phase is Phase.FINISH and state.pid <= 0:
+        after = step(state, FinishExited(None), now)
+    elif (state.phase is Phase.DOWN and state.want is Want.UP and not state.start_pending
+          and not state.failed and not state.exiting):
+        after = _start(state, now)
+    else:
+        after = Transition(state)
+    return Transition(after.state, (*after.actions, WriteStatus()))
+
+
 def may_adopt(record: Status | None) -> bool:
     """Whether the status a dead supervisor left names a ./run that may still run.
 

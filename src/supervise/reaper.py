@@ -21,7 +21,7 @@ from collections.abc import Callable
 import attrs
 import trio
 
-from supervise import say, spawn
+from supervise import inject, say, spawn
 
 ExitCallback = Callable[[int], None]
 
@@ -102,6 +102,7 @@ class Reaper:
             callback = self._waiting.pop(pid, None)
             if callback is None:
                 continue  # an orphan we inherited: reaped, nothing to tell
+            inject.point("reap")
             try:
                 callback(wait_status)
             except Exception as error:  # a broken callback must not stop reaping for all

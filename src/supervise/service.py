@@ -24,7 +24,7 @@ from typing import TypeVar
 import attrs
 import trio
 
-from supervise import adoption, control, directory, fsio, machine, say, settings
+from supervise import adoption, control, directory, fsio, guard, inject, machine, say, settings
 from supervise.children import Children, is_child
 from supervise.directory import Descriptors, SetupError
 from supervise.errtext import describe
@@ -55,7 +55,11 @@ class Service:
     stdout: int | None = attrs.field(default=None, kw_only=True)
     on_final: Callable[[int], None] | None = attrs.field(default=None, kw_only=True)
     clock: Callable[[], float] = attrs.field(default=time.time, kw_only=True)
+    on_fault: Callable[[BaseException, str], object] | None = attrs.field(
+        default=None, kw_only=True
+    )
     refused: bool = False
+    faulted: bool = False  # a fault escaped this task: the next image recovers the service
     state: machine.State = attrs.field(factory=machine.State)
     settled: trio.Event = attrs.field(factory=trio.Event)
     _fds: Descriptors | None = None
@@ -73,6 +77,7 @@ class Service:
     _group_letters: frozenset[control.Command] | None = None  # signal-group, read once a burst
     _in_burst: bool = False
     _exited: bool = False
+    _recover: bool = False  # handed over after a fault (see `machine.recovered`)
     _stop: trio.Event = attrs.field(factory=trio.Event)
 
     def __attrs_post_init__(self) -> None:
@@ -97,6 +102,8 @@ class Service:
         try:
             if self._fds is not None:  # after a handover: its children are already ours
                 self._claim_after_handover()
+                if self._recover:
+                    self._recover_after_fault()
             elif not await self._setup_until_done():
                 return
             assert self._fds is not None and self._fds.control is not None
@@ -104,6 +111,10 @@ class Service:
             self.readers.watch(control_fd, functools.partial(self._read_control, control_fd))
             self.settled.set()
             await self._loop()
+        except BaseException as error:
+            if self.on_fault is None or guard.orderly(error):
+                raise
+            await self._after_fault(error)
         finally:
             self.settled.set()
             self._children.close()
@@ -112,6 +123,23 @@ class Service:
                     self.readers.forget(self._fds.control)
                 self._fds.close()
             self._fds = None  # the numbers may be reused: nothing may touch them now
+
+    async def _after_fault(self, error: BaseException) -> None:
+        """A fault escaped this task: tell the daemon (which re-executes, handing this
+        service over as faulted), holding the directory until then; told to stop
+        meanwhile, carry the stop out as well as the state allows."""
+        self.faulted = True
+        assert self.on_fault is not None
+        self.on_fault(error, self.path)
+        await self._stop.wait()
+        if self._fds is not None:
+            await self._loop()
+
+    def _recover_after_fault(self) -> None:
+        """Handed over after a fault: redo what the fault may have left undone."""
+        self._recover = False
+        with self._burst():
+            self._apply(machine.recovered(self.state, self.clock()))
 
     async def _loop(self) -> None:
         """Apply inputs as they come; fire each timer when due. Idle, it holds no cancel scope."""
@@ -346,6 +374,7 @@ class Service:
             timers={timer: when - now for timer, when in self._timers.items()},
             ready_fd=self._children.ready_fd,
             identity=self._identity,
+            faulted=self.faulted,
         )
 
     def resume(self, adopted: ServiceHandover) -> None:
@@ -356,6 +385,7 @@ class Service:
         fds = adopted.fds
         self._fds = Descriptors(fds["lock"], fds.get("control"), fds.get("ok"))
         self.state = adopted.state
+        self._recover = adopted.faulted
         self._children.ready_fd = adopted.ready_fd
         self._children.ready_run = adopted.state.starts
         self._identity = adopted.identity
@@ -366,6 +396,7 @@ class Service:
     # --- actions ---------------------------------------------------------------
 
     def _spawn_run(self) -> machine.Event:
+        inject.point("spawn")
         try:
             with self._directory() as service_fd:
                 notify_fd = self._setting(service_fd, "notification-fd", settings.parse_fd, None)
@@ -467,6 +498,7 @@ class Service:
         One read (up to 4 KiB) is one burst of steps with one status write (`settle`), and
         then the other services run: a FIFO flooded with garbage delays no one else.
         """
+        inject.point("control")
         try:
             data = os.read(fd, 4096)
         except BlockingIOError:
@@ -507,6 +539,7 @@ class Service:
         changed = self._files.changed(files)
         if not changed or self._fds is None:
             return machine.StatusWritten()
+        inject.point("status")
         try:
             if supervise_fd is not None:
                 self._files.write(supervise_fd, changed)

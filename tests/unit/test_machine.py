@@ -1557,3 +1557,41 @@ def test_a_lock_held_by_another_supervisor_gives_the_directory_up() -> None:
 def test_a_broken_directory_is_retried_backing_off() -> None:
     delays = [machine.retry_setup(lock_held=False, failures=n) for n in range(1, 7)]
     assert delays == [1.0, 2.0, 4.0, 8.0, machine.MAX_BACKOFF, machine.MAX_BACKOFF]
+
+
+# --- recovered: a service handed over after a fault in its driver ----------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "actions"),
+    [
+        (DOWN_STARTING, (Spawn(), WriteStatus())),  # caught between Spawn and its outcome
+        (DOWN_THROTTLED, (WriteStatus(),)),  # its start timer was handed over
+        (DOWN_WANT_DOWN, (WriteStatus(),)),
+        (DOWN_FAILED, (WriteStatus(),)),
+        (attrs.evolve(DOWN_STARTING, exiting=True), (WriteStatus(),)),
+        (RUNNING, (WriteStatus(),)),
+        (RUN_STOPPING, (WriteStatus(),)),
+        (FINISHING, (WriteStatus(),)),
+    ],
+)
+def test_recovered_redoes_only_what_may_be_undone(start: State, actions: tuple[Any, ...]) -> None:
+    after = machine.recovered(start, NOW)
+    assert after.actions == actions
+    if actions == (WriteStatus(),):
+        assert after.state == start
+
+
+def test_recovered_start_caught_within_the_second_waits_for_it() -> None:
+    caught = attrs.evolve(DOWN_STARTING, last_start=NOW - 0.5)
+    after = machine.recovered(caught, NOW)
+    assert after.actions == (SetTimer(Timer.START, 0.5), WriteStatus())
+    assert after.state.start_pending
+
+
+def test_recovered_finish_caught_before_its_pid_counts_as_not_started() -> None:
+    after = machine.recovered(FINISH_UNSPAWNED, NOW)
+    expected = machine.step(FINISH_UNSPAWNED, FinishExited(None), NOW)
+    assert after.state == expected.state
+    assert after.actions[-1] == WriteStatus()
+    assert Spawn() in after.actions
