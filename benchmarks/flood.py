@@ -186,16 +186,6 @@ def section(rows: dict[str, str], about: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def replace_section(document: str, text: str) -> str:
-    """`document` with our section replaced by `text` (added at the end if absent)."""
-    start = document.find(HEADING + "\n")
-    if start < 0:
-        return document.rstrip("\n") + "\n\n" + text if document.strip() else text
-    end = document.find("\n## ", start + len(HEADING))
-    rest = "" if end < 0 else document[end:]
-    return document[:start] + text.rstrip("\n") + "\n" + rest
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.flood", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -215,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     old = args.output.read_text() if args.output.exists() else ""
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(replace_section(old, text))
+    args.output.write_text(timing.replace_section(old, HEADING, text))
     print(f"written to {args.output}")
     return 0
 

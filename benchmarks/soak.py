@@ -11,12 +11,17 @@
   services crashing every second beside it and without them.
 - The logger (`benchmarks.logkill`): svlog SIGKILLed 100 times under a writer of 5 MB/s
   of numbered lines through svscan's log pipe: no line lost, repeats counted.
+- Self-healing and leaks (`benchmarks.healing`): a fault injected 20 times in a row into
+  svscan over 100 services (none restarted, none twice, all controllable after); 10,000
+  restarts of crash-looping services and 1,000 SIGHUPs, the daemon's RSS and descriptors
+  before and after.
 
 Writes docs/reliability.md. Every process is cleaned up by pid (this script is a child
 subreaper, so the orphans of a killed svscan are its children). Exits 0 unless a claim
 failed, which it says.
 
     python -m benchmarks.soak [--hups 100] [--services 100] [--big 1000] [--log-kills 100]
+        [--faults 20] [--restarts 10000] [--crashers 100] [--leak-hups 1000] [--only heal]
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ LOGGER = "#!/bin/sh\nexec cat >> ./lines\n"
 CRASH = "#!/bin/sh\nexit 1\n"
 BURN = ["sh", "-c", "while :; do :; done"]
 PATIENCE = 120.0
+FAULTS = "Self-healing: a fault injected 20 times in a row"
+LEAKS = "Leaks: 10,000 restarts and 1,000 SIGHUPs"
 
 
 def wait_for(check: Callable[[], object], what: str, timeout: float = PATIENCE) -> None:
@@ -241,6 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big", type=int, default=1000)
     parser.add_argument("--log-kills", type=int, default=100)
     parser.add_argument("--log-rate", type=int, default=5_000_000, help="bytes a second")
+    parser.add_argument("--faults", type=int, default=20)
+    parser.add_argument("--restarts", type=int, default=10_000)
+    parser.add_argument("--crashers", type=int, default=100)
+    parser.add_argument("--leak-hups", type=int, default=1000)
+    parser.add_argument("--only", choices=["heal"], help="run only the self-healing and leak "
+                        "soaks (their sections replace those of the report; the rest stay)")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     exit_on_sigterm()
@@ -249,23 +262,51 @@ def main(argv: list[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="soak-"))
     parts: list[tuple[str, dict[str, str]]] = []
     try:
-        parts.append(("SIGHUP re-executions under load", hup_soak(scratch, args.hups,
-                                                                 args.services)))
-        procs.kill_descendants()
-        parts.append(("kill -9 and a new svscan", kill9_soak(scratch, args.big)))
-        procs.kill_descendants()
-        parts.append(("Control latency beside a crash loop", crash_soak(scratch)))
-        procs.kill_descendants()
-        from benchmarks.logkill import logger_soak  # it imports this module's helpers
+        if args.only != "heal":
+            others(parts, scratch, args)
+        from benchmarks.healing import fault_soak, leak_soak  # it imports this module's helpers
 
-        parts.append(("The logger: svlog killed with SIGKILL under a writer",
-                      logger_soak(scratch, args.log_kills, args.log_rate)))
+        parts.append((FAULTS, fault_soak(scratch, args.services, args.faults)))
+        procs.kill_descendants()
+        parts.append((LEAKS, leak_soak(scratch, args.crashers, args.restarts, args.leak_hups)))
     finally:
         procs.kill_descendants()
         shutil.rmtree(scratch, ignore_errors=True)
     text = report(parts, about)
+    if args.only:
+        text = only_these(args.output, parts, about)
     timing.publish(text, args.output)
     return 1 if any(rows.get("verdict") == "FAILED" for _, rows in parts) else 0
+
+
+def only_these(output: Path, parts: list[tuple[str, dict[str, str]]], about: dict[str, str]
+               ) -> str:
+    """The report at `output` with the sections of `parts` replaced (the others kept), the
+    date and machine of this run noted in each."""
+    document = output.read_text() if output.exists() else ""
+    stamp = f"({about.get('date', '')}, {about.get('cpu', '')})"
+    for title, rows in parts:
+        text = "\n".join([f"## {title}", "", f"Run {stamp}.", "", timing.markdown_table(
+            ["", ""], [[key, value] for key, value in rows.items()])]) + "\n"
+        document = timing.replace_section(document, f"## {title}", text)
+    return document
+
+
+def others(parts: list[tuple[str, dict[str, str]]], scratch: Path, args: argparse.Namespace
+           ) -> None:
+    """The soaks that came before issue 16's parts 1 and 5."""
+    parts.append(("SIGHUP re-executions under load", hup_soak(scratch, args.hups,
+                                                             args.services)))
+    procs.kill_descendants()
+    parts.append(("kill -9 and a new svscan", kill9_soak(scratch, args.big)))
+    procs.kill_descendants()
+    parts.append(("Control latency beside a crash loop", crash_soak(scratch)))
+    procs.kill_descendants()
+    from benchmarks.logkill import logger_soak  # it imports this module's helpers
+
+    parts.append(("The logger: svlog killed with SIGKILL under a writer",
+                  logger_soak(scratch, args.log_kills, args.log_rate)))
+    procs.kill_descendants()
 
 
 if __name__ == "__main__":

@@ -135,3 +135,14 @@ def publish(text: str, output: Path) -> None:
     output.write_text(text)
     print(text)
     print(f"written to {output}")
+
+
+def replace_section(document: str, heading: str, text: str) -> str:
+    """`document` with its section under `heading` (a ``## `` line) replaced by `text`,
+    which starts with that heading (added at the end if absent)."""
+    start = document.find(heading + "\n")
+    if start < 0:
+        return document.rstrip("\n") + "\n\n" + text if document.strip() else text
+    end = document.find("\n## ", start + len(heading))
+    rest = "" if end < 0 else document[end:]
+    return document[:start] + text.rstrip("\n") + "\n" + rest

@@ -38,12 +38,17 @@ def inherited(pid: int) -> dict[str, str]:
 
 
 async def recorded(path: Path, program: str) -> dict[str, str]:
-    """What the process whose pid is in `path` inherited, once it has exec'd `program`."""
+    """What the process whose pid is in `path` inherited, once it has exec'd `program` and
+    waits (``sleep``, or ``cat`` reading): a descriptor it opens while it starts is not
+    inherited."""
 
     def execed() -> int:
         pid = int(path.read_text())
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return pid if f.read().split(b"\0")[0] == program.encode() else 0
+            if f.read().split(b"\0")[0] != program.encode():
+                return 0
+        with open(f"/proc/{pid}/stat") as f:  # asleep: past its start-up (locale files...)
+            return pid if f.read().rsplit(")", 1)[1].split()[0] == "S" else 0
 
     pid = await eventually(execed, what=f"{path.name}: {program} running")
     assert isinstance(pid, int)

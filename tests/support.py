@@ -111,13 +111,16 @@ SVSCAN = [sys.executable, "-m", "supervise.svscan_cli"]
 class Daemon:
     """Our supervise daemon on some directories, as a child process of the test."""
 
-    def __init__(self, *dirs: Path, cwd: Path | None = None, program: list[str] | None = None,
-                 env: dict[str, str] | None = None):
+    def __init__(
+        self, *dirs: Path, cwd: Path | None = None, program: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ):
         self.stderr_path = Path(cwd or dirs[0].parent) / f"daemon-{time.monotonic_ns()}.err"
         argv = program or [sys.executable, "-m", "supervise.cli"]
         with open(self.stderr_path, "wb") as output:
             self.process = subprocess.Popen(
-                [*argv, *map(str, dirs)], cwd=cwd, stdout=output, stderr=output, env=env
+                [*argv, *map(str, dirs)], cwd=cwd, stdout=output, stderr=output,
+                env=None if env is None else {**os.environ, **env},
             )
 
     @property

@@ -82,8 +82,8 @@ class Children:
         )
         return machine.FinishSpawned(pid)
 
-    def signal(self, pid: int, signum: int) -> None:
-        self.reaper.signal(pid, signum)
+    def signal(self, pid: int, signum: int, group: bool = False) -> None:
+        self.reaper.signal(pid, signum, group)
 
     def resume(self, state: machine.State) -> None:
         """After a re-exec: wait again for our child of `state`; its readiness pipe is ours."""

@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from supervise import prestart, reexec
 
     payload = reexec.receive()
+    carried = reexec.take_carried()
     try:
         here = os.getcwd()
     except OSError:
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     first = None if payload is not None else prestart.begin(args)
     from supervise import daemon  # only the daemon pays for trio, once the services run
 
-    return daemon.serve(here, reexec_argv, payload, fixed=args, first=first)
+    return daemon.serve(here, reexec_argv, payload, fixed=args, first=first, carried=carried)
 
 
 def entry() -> NoReturn:

@@ -4,7 +4,7 @@ The command lines (`supervise.cli`, `supervise.svscan_cli`) parse their
 arguments and set the process up; this takes the state a previous image
 handed over on SIGHUP, if any, and runs the daemon until it exits. Every
 daemon behaviour (signals, handover, state dump, shutdown) lives once, in
-`supervise.svscan`.
+`supervise.svscan`. A fault that ends the whole task tree is `supervise.keeper`'s.
 """
 
 from __future__ import annotations
@@ -13,19 +13,20 @@ from typing import Any
 
 import trio
 
-from supervise import fsio, handover, say
+from supervise import fsio, guard, handover, healing, inject, keeper, reexec, say
 from supervise.svscan import Scanner
 
 
 def serve(
     root: str, reexec_argv: list[str], payload: bytes | None, fixed: list[str] | None = None,
-    first: dict[str, Any] | None = None,
+    first: dict[str, Any] | None = None, carried: dict[str, str] | None = None,
 ) -> int:
     """Run the daemon (over `fixed` directories, or scanning `root`); its exit code.
 
     `payload` is what `reexec.receive` found: the entries to carry on with.
     `first` is what the first pass (`supervise.prestart`) started, when there
-    was no payload.
+    was no payload. `carried` holds what `reexec.take_carried` took: the
+    fault history and the test hook's file.
     """
     handed = None
     if payload is not None:
@@ -35,6 +36,14 @@ def serve(
             say.warning(f"unable to read the state handed over on SIGHUP: {error}")
     elif first is not None:
         handed = handover.decode_plain(first)
+    carried = carried or {}
+    inject.arm(carried.get(inject.ENV))
+    history = healing.decode(carried.get(reexec.FAULTS_ENV))
     fsio.close_inherited_fds()
-    scanner = Scanner(root, reexec_argv, fixed=fixed)
-    return trio.run(scanner.run, handed)
+    scanner = Scanner(root, reexec_argv, fixed=fixed, history=history)
+    try:
+        return trio.run(scanner.run, handed)
+    except BaseException as error:
+        if guard.orderly(error):
+            raise
+        return keeper.keep(guard.describe(error), reexec_argv, scanner.history)

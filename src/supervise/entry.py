@@ -23,7 +23,7 @@ from collections.abc import Callable
 import attrs
 import trio
 
-from supervise import adoption, fsio
+from supervise import adoption, fsio, guard
 from supervise import entry_machine as em
 from supervise.handover import EntryHandover
 from supervise.readers import Readers
@@ -43,7 +43,9 @@ class Host:
     `on_final` hears a service's exit code when it went down for good (see
     `Service.on_final`); `on_service_down` hears that an entry's service is
     released for good; `retake`: take a released directory again (svscan).
-    `factory` makes the services (a fake in tests).
+    `factory` makes the services (a fake in tests). `on_fault` hears a fault that
+    escaped an entry's or a service's task (`supervise.guard`), which then waits,
+    holding what it has, until the daemon re-executes or `abandon` is set.
     """
 
     reaper: Reaper
@@ -52,6 +54,8 @@ class Host:
     on_service_down: Callable[[Entry], None] | None = None
     retake: bool = True
     factory: Callable[..., Service] = Service
+    on_fault: Callable[[BaseException, str], object] | None = None
+    abandon: trio.Event | None = None
 
 
 @attrs.define(eq=False)
@@ -158,6 +162,12 @@ class Entry:
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
                     await self._loop()
+        except BaseException as error:
+            if self.host.on_fault is None or guard.orderly(error):
+                raise
+            self.host.on_fault(error, self.name)
+            if self.host.abandon is not None:  # hold the pipe until re-executed
+                await self.host.abandon.wait()
         finally:
             self._nursery = None
             fsio.close_quietly(self.log_in, self.log_out)
@@ -268,14 +278,14 @@ class Entry:
     def _new_main(self) -> Service:
         self.main = self.host.factory(
             self.name, self.host.reaper, self.host.readers, stdout=self.log_out,
-            on_final=self._final,
+            on_final=self._final, on_fault=self.host.on_fault,
         )
         return self.main
 
     def _new_log(self) -> Service:
         self.log = self.host.factory(
             os.path.join(self.name, "log"), self.host.reaper, self.host.readers,
-            stdin=self.log_in,
+            stdin=self.log_in, on_fault=self.host.on_fault,
         )
         return self.log
 

@@ -130,6 +130,25 @@ def open_fifo(
         raise
 
 
+def write_fifo(dir_fd: int, path: str, data: bytes) -> None:
+    """Write `data` in one ``write`` to the FIFO `path` (the last component never a symlink),
+    as a client does: without waiting for a reader (ENXIO) or for room (EAGAIN).
+
+    `NotFifo` if it is something else, checked before and after the open, so
+    nothing is written to (or opened as) a file or a device.
+    """
+    info = os.stat(path, dir_fd=dir_fd, follow_symlinks=False)
+    if not stat.S_ISFIFO(info.st_mode):
+        raise NotFifo(errno.EINVAL, "not a FIFO")
+    fd = os.open(path, os.O_WRONLY | _NOFOLLOW, dir_fd=dir_fd)
+    try:
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            raise NotFifo(errno.EINVAL, "not a FIFO")
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
 def read_small(dir_fd: int, name: str, most: int = 64) -> bytes | None:
     """The first `most` bytes of `name` (never through a symlink); None if it does not exist."""
     try:

@@ -33,6 +33,8 @@ class ServiceHandover:
 
     `timers` hold the seconds left on each pending deadline (negative: overdue).
     Whether the current run has a readiness pipe, and its number, are in `state`.
+    `faulted`: a fault escaped this service's driver, perhaps in the middle of
+    an action: the new image recovers it (`machine.recovered`).
     """
 
     fds: dict[str, int]
@@ -40,6 +42,7 @@ class ServiceHandover:
     timers: dict[machine.Timer, float]
     ready_fd: int | None
     identity: tuple[int, int] | None = None
+    faulted: bool = False
 
     def descriptors(self) -> list[int]:
         """Every fd this service holds: they must survive the exec."""
@@ -128,6 +131,7 @@ def encode_service(service: ServiceHandover) -> dict[str, Any]:
         "timers": {timer.value: left for timer, left in service.timers.items()},
         "ready_fd": service.ready_fd,
         "identity": None if service.identity is None else list(service.identity),
+        "faulted": service.faulted,
     }
 
 
@@ -139,6 +143,7 @@ def decode_service(data: dict[str, Any]) -> ServiceHandover:
         timers={machine.Timer(name): float(left) for name, left in data["timers"].items()},
         ready_fd=data["ready_fd"],
         identity=None if identity is None else (int(identity[0]), int(identity[1])),
+        faulted=bool(data.get("faulted", False)),
     )
 
 

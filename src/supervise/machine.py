@@ -136,9 +136,17 @@ class Policy:
 
 @attrs.frozen
 class Control:
-    """A control byte, already parsed."""
+    """A control byte, already routed (`supervise.control.route`).
+
+    `group`: where its signals go, as a selector said (True ``+``, the process
+    group; False ``=``, the main pid) or None if none did: then `defaults`
+    decides, the commands the service's ``signal-group`` file names (the driver
+    reads it for a command that signals, when no selector said).
+    """
 
     command: Command
+    group: bool | None = None
+    defaults: frozenset[Command] = frozenset()
 
 
 @attrs.frozen
@@ -227,10 +235,12 @@ class TreeCounted:
 class Shutdown:
     """The daemon is stopping: bring the service down, then exit.
 
-    `force` (a second SIGTERM/SIGINT) kills what still runs.
+    `force` (a second SIGTERM/SIGINT) kills what still runs. `defaults`: as for
+    `Control`; the stop goes to the group if it names `Command.DOWN`.
     """
 
     force: bool = False
+    defaults: frozenset[Command] = frozenset()
 
 
 Event: TypeAlias = (
@@ -256,9 +266,14 @@ class SpawnFinish:
 
 @attrs.frozen
 class Signal:
-    """Send `signum` to the current pid (the main pid only, never its group)."""
+    """Send `signum` to the current pid, or with `group` to its process group (-pid).
+
+    The group only if the pid leads it (its own session, as we start it); else,
+    or if the pid is 0 or 1, the pid alone or nothing (the driver checks).
+    """
 
     signum: int
+    group: bool = False
 
 
 @attrs.frozen
@@ -275,7 +290,10 @@ class CheckTree:
 
 @attrs.frozen
 class SendDownSignal:
-    """Send the service's down-signal (``down-signal`` file, default SIGTERM)."""
+    """Send the service's down-signal (``down-signal`` file, default SIGTERM), to the
+    group with `group` (as `Signal`)."""
+
+    group: bool = False
 
 
 @attrs.frozen
@@ -345,9 +363,11 @@ class State:
     writes failed in a row. `quick_deaths`: runs in a row that died younger than
     the policy's reset time; `deaths`: the times of the recent deaths counted
     towards giving up (at most the policy's count); `backoff_until`: the Unix
-    time the next start waits for, after a quick death (`Policy`). `tree`: where the
-    processes of the last start are followed (`Spawned.tree`); `draining`: what it left
-    behind is being stopped (``kill-leftovers``); `held`: a start waits for that.
+    time the next start waits for, after a quick death (`Policy`). `down_group`: the
+    last ``d`` went to the process group, and so does the KILL of ``timeout-kill``.
+    `tree`: where the processes of the last start are followed (`Spawned.tree`);
+    `draining`: what it left behind is being stopped (``kill-leftovers``); `held`: a
+    start waits for that.
     """
 
     phase: Phase = Phase.DOWN
@@ -371,6 +391,7 @@ class State:
     quick_deaths: int = 0
     deaths: tuple[float, ...] = ()
     backoff_until: float | None = None
+    down_group: bool = False
     tree: str = ""
     draining: bool = False
     held: bool = False
@@ -411,6 +432,27 @@ def watched_after_handover(state: State) -> bool:
     ./run (one not its child, taken back after a kill -9, through a pidfd). A ./finish
     is left to end on its own, as `may_adopt` leaves it."""
     return state.pid > 0 and state.phase is Phase.RUN
+
+
+def recovered(state: State, now: float) -> Transition:
+    """A service handed over after a fault escaped its driver, perhaps in the middle of
+    carrying out an action: what may not have been done is done again.
+
+    The status is written again (the write may be the action that failed). A
+    start caught between its `Spawn` and the outcome (down, wanted up, no start
+    pending, not failed, not exiting) starts again: the spawn did not happen, or
+    its outcome would have been applied. A start then throttled or backing off
+    waits as any other. A ./finish caught between its `SpawnFinish` and the
+    outcome (no pid) is one that could not start.
+    """
+    if state.phase is Phase.FINISH and state.pid <= 0:
+        after = step(state, FinishExited(None), now)
+    elif (state.phase is Phase.DOWN and state.want is Want.UP and not state.start_pending
+          and not state.failed and not state.exiting):
+        after = _start(state, now)
+    else:
+        after = Transition(state)
+    return Transition(after.state, (*after.actions, WriteStatus()))
 
 
 def may_adopt(record: Status | None) -> bool:
@@ -564,11 +606,15 @@ def _down_while_down(state: State, event: Event, now: float) -> Transition:
 
 
 def _down_while_up(state: State, event: Event, now: float) -> Transition:
+    """d (or a shutdown): down-signal then CONT, to the group if `_to_group` says so."""
+    group = _to_group(event, Command.DOWN)
     stopping = attrs.evolve(
-        state, want=Want.DOWN, paused=False, term_sent=True, quick_deaths=0, backoff_until=None
+        state, want=Want.DOWN, paused=False, term_sent=True, quick_deaths=0, backoff_until=None,
+        down_group=group,
     )
     return Transition(
-        stopping, (SendDownSignal(), Signal(signal.SIGCONT), ArmTimeout(Timer.KILL))
+        stopping,
+        (SendDownSignal(group), Signal(signal.SIGCONT, group), ArmTimeout(Timer.KILL)),
     )
 
 
@@ -579,19 +625,31 @@ def _want_down(state: State, event: Event, now: float) -> Transition:
 
 def _pause(state: State, event: Event, now: float) -> Transition:
     paused = attrs.evolve(state, paused=True)
-    return Transition(paused, (Signal(signal.SIGSTOP),) if state.phase is Phase.RUN else ())
+    stop = Signal(signal.SIGSTOP, _to_group(event, Command.PAUSE))
+    return Transition(paused, (stop,) if state.phase is Phase.RUN else ())
 
 
 def _continue(state: State, event: Event, now: float) -> Transition:
     going = attrs.evolve(state, paused=False)
-    return Transition(going, (Signal(signal.SIGCONT),) if state.phase is Phase.RUN else ())
+    cont = Signal(signal.SIGCONT, _to_group(event, Command.CONTINUE))
+    return Transition(going, (cont,) if state.phase is Phase.RUN else ())
 
 
 def _send_signal(state: State, event: Event, now: float) -> Transition:
     command = _command(event)
     if command is Command.TERM:
         state = attrs.evolve(state, term_sent=True)
-    return Transition(state, (Signal(SIGNALS[command]),))
+    return Transition(state, (Signal(SIGNALS[command], _to_group(event, command)),))
+
+
+def _to_group(event: Event, command: Command) -> bool:
+    """Whether `command`'s signals go to the process group: as ``+``/``=`` said, else as
+    the service's ``signal-group`` file says (`Control.defaults`); never for a timer's."""
+    if isinstance(event, Control) and event.group is not None:
+        return event.group
+    if isinstance(event, Control | Shutdown):
+        return command in event.defaults
+    return False
 
 
 def _exit_now(state: State, event: Event, now: float) -> Transition:
@@ -609,8 +667,8 @@ def _spawned(state: State, event: Event, now: float) -> Transition:
     running = attrs.evolve(
         state, phase=Phase.RUN, pid=event.pid, stamp=now, last_start=now, paused=False,
         term_sent=False, ready=False, ready_stamp=None, spawn_failures=0, start_pending=False,
-        starts=state.starts + 1, notify=event.notify, backoff_until=None, tree=event.tree,
-        draining=False, held=False,
+        starts=state.starts + 1, notify=event.notify, backoff_until=None, down_group=False,
+        tree=event.tree, draining=False, held=False,
     )
     return Transition(running)
 
@@ -692,7 +750,8 @@ def _status_due(state: State, event: Event, now: float) -> Transition:
 def _kill_due(state: State, event: Event, now: float) -> Transition:
     if not state.term_sent:
         return Transition(state)
-    return Transition(state, (Signal(signal.SIGKILL), SetTimer(Timer.KILL, KILL_REPEAT)))
+    kill = Signal(signal.SIGKILL, state.down_group)
+    return Transition(state, (kill, SetTimer(Timer.KILL, KILL_REPEAT)))
 
 
 def _kill_tree_due(state: State, event: Event, now: float) -> Transition:
@@ -734,7 +793,9 @@ def _shutdown(state: State, event: Event, now: float) -> Transition:
     if state.phase is Phase.DOWN:
         return _exit_now(state, event, now)
     if event.force:
-        kill = (Signal(signal.SIGKILL),) if state.pid else ()  # no finish pid yet: nothing to kill
+        # no finish pid yet: nothing to kill; ./run's group if its d went there
+        group = state.down_group and state.phase is Phase.RUN
+        kill = (Signal(signal.SIGKILL, group),) if state.pid else ()
         return Transition(attrs.evolve(state, want=Want.DOWN), kill)
     quiet = attrs.evolve(state, quiet=True)
     hold = SetTimer(Timer.STATUS, SHUTDOWN_QUIET)

@@ -64,8 +64,9 @@ class Readers:
             while True:
                 await trio.lowlevel.wait_readable(self._epoll.fileno())
                 self._serve(self._epoll.poll(0))
-        finally:
-            self._epoll.close()
+        except trio.Cancelled:
+            self._epoll.close()  # the daemon is done; after a fault, it runs again
+            raise
 
     def _serve(self, ready: list[tuple[int, int]]) -> None:
         for fd, _events in ready:

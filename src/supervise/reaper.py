@@ -21,7 +21,7 @@ from collections.abc import Callable
 import attrs
 import trio
 
-from supervise import say, spawn
+from supervise import inject, say, spawn
 from supervise.cgroups import Cgroups
 
 ExitCallback = Callable[[int], None]
@@ -67,16 +67,22 @@ class Reaper:
         self._waiting[pid] = on_exit
         return pid
 
-    def signal(self, pid: int, signum: int) -> None:
-        """Send `signum` to our child `pid`, if it is still there.
+    def signal(self, pid: int, signum: int, group: bool = False) -> None:
+        """Send `signum` to our child `pid`, if it is still there; with `group`, to the
+        process group it leads (-pid), or to `pid` alone if it leads none (``nosetsid``).
 
-        Never to pid 0 or below: those would signal our own group, or everyone.
+        Never to pid 0 or below: those would signal our own group, or everyone; and a
+        group only of a pid above 1, so that -pid is never -1 (everyone) or 0 (ours).
         """
-        if pid > 0:
-            try:
-                os.kill(pid, signum)
-            except ProcessLookupError:
-                pass
+        if pid <= 0:
+            return
+        target = pid
+        try:
+            if group and pid > 1 and os.getpgid(pid) == pid:
+                target = -pid
+            os.kill(target, signum)
+        except ProcessLookupError:
+            pass
 
     def adopt(self, pid: int, on_exit: ExitCallback) -> None:
         """Take `pid`, started by the daemon this one re-executed from, as if spawned here."""
@@ -107,6 +113,7 @@ class Reaper:
             callback = self._waiting.pop(pid, None)
             if callback is None:
                 continue  # an orphan we inherited: reaped, nothing to tell
+            inject.point("reap")
             try:
                 callback(wait_status)
             except Exception as error:  # a broken callback must not stop reaping for all

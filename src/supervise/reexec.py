@@ -17,10 +17,16 @@ from __future__ import annotations
 import os
 import signal
 
+from supervise import inject
 from supervise.errtext import describe
 from supervise.process import HELD_SIGNALS
 
 ENV = "TRIO_SUPERVISE_HANDOVER_FD"
+#: The fault history of self-healing (`supervise.healing`) crosses the exec here.
+FAULTS_ENV = "TRIO_SUPERVISE_FAULTS"
+#: What else crosses the exec in the environment, and is taken out of it (`take_carried`)
+#: before any service starts: the fault history, and the test hook's file.
+CARRIED = (FAULTS_ENV, inject.ENV)
 
 
 class CannotExec(Exception):
@@ -65,21 +71,30 @@ def check_program(argv: list[str]) -> None:
             raise CannotExec(f"unable to read {word}: gone or not readable")
 
 
-def reexec(argv: list[str], payload: bytes, keep: list[int]) -> CannotExec:
+def reexec(
+    argv: list[str], payload: bytes | None, keep: list[int], extra: dict[str, str] | None = None
+) -> CannotExec:
     """Exec `argv` with `payload` handed over and `keep` inherited; on failure, undo and say why.
 
+    `payload` None hands nothing over: the new image starts afresh and takes
+    back each running service by its pid, as after a ``kill -9`` (see
+    `supervise.adoption`). `extra` variables are added to its environment.
     The caller blocks `HELD_SIGNALS` first (the new daemon unblocks them once it
     listens), and unblocks them itself if this returns: the exec did not happen.
     """
-    memfd = os.memfd_create("svscan-handover", 0)
+    environment = {**os.environ, **(extra or {})}
+    memfd = None
     try:
-        os.write(memfd, payload)
-        os.lseek(memfd, 0, os.SEEK_SET)
         check_program(argv)
+        if payload is not None:
+            memfd = os.memfd_create("svscan-handover", 0)
+            os.write(memfd, payload)
+            os.lseek(memfd, 0, os.SEEK_SET)
+            environment[ENV] = str(memfd)
     except (OSError, CannotExec) as error:
-        os.close(memfd)
+        if memfd is not None:
+            os.close(memfd)
         return error if isinstance(error, CannotExec) else CannotExec(str(error))
-    environment = {**os.environ, ENV: str(memfd)}
     for fd in keep:
         os.set_inheritable(fd, True)
     try:
@@ -88,7 +103,8 @@ def reexec(argv: list[str], payload: bytes, keep: list[int]) -> CannotExec:
         failure = CannotExec(f"unable to exec {argv[0]}: {describe(error)}")
     for fd in keep:
         os.set_inheritable(fd, False)
-    os.close(memfd)
+    if memfd is not None:
+        os.close(memfd)
     return failure
 
 
@@ -105,6 +121,12 @@ def receive() -> bytes | None:
     finally:
         os.close(fd)
     return b"".join(chunks)
+
+
+def take_carried() -> dict[str, str]:
+    """The `CARRIED` variables there are, taken out of the environment (no service
+    inherits them)."""
+    return {name: os.environ.pop(name) for name in CARRIED if name in os.environ}
 
 
 def release_signals() -> None:

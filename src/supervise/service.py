@@ -13,6 +13,7 @@ loop goes on, and nothing here can stop another directory.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import math
 import os
@@ -23,7 +24,18 @@ from typing import TypeVar
 import attrs
 import trio
 
-from supervise import adoption, control, directory, fsio, machine, say, settings, tree
+from supervise import (
+    adoption,
+    control,
+    directory,
+    fsio,
+    guard,
+    inject,
+    machine,
+    say,
+    settings,
+    tree,
+)
 from supervise.children import Children, is_child
 from supervise.directory import Descriptors, SetupError
 from supervise.errtext import describe
@@ -54,7 +66,11 @@ class Service:
     stdout: int | None = attrs.field(default=None, kw_only=True)
     on_final: Callable[[int], None] | None = attrs.field(default=None, kw_only=True)
     clock: Callable[[], float] = attrs.field(default=time.time, kw_only=True)
+    on_fault: Callable[[BaseException, str], object] | None = attrs.field(
+        default=None, kw_only=True
+    )
     refused: bool = False
+    faulted: bool = False  # a fault escaped this task: the next image recovers the service
     state: machine.State = attrs.field(factory=machine.State)
     settled: trio.Event = attrs.field(factory=trio.Event)
     _fds: Descriptors | None = None
@@ -69,8 +85,10 @@ class Service:
     _faults: Faults = attrs.field(factory=Faults)
     _children: Children = attrs.field(init=False)
     _step_dir: int | None = None  # the service directory, open for one burst of steps
+    _group_letters: frozenset[control.Command] | None = None  # signal-group, read once a burst
     _in_burst: bool = False
     _exited: bool = False
+    _recover: bool = False  # handed over after a fault (see `machine.recovered`)
     _stop: trio.Event = attrs.field(factory=trio.Event)
     _cgroup: str | None = None  # this service's cgroup, once it has one
 
@@ -96,6 +114,8 @@ class Service:
         try:
             if self._fds is not None:  # after a handover: its children are already ours
                 self._claim_after_handover()
+                if self._recover:
+                    self._recover_after_fault()
             elif not await self._setup_until_done():
                 return
             assert self._fds is not None and self._fds.control is not None
@@ -103,6 +123,10 @@ class Service:
             self.readers.watch(control_fd, functools.partial(self._read_control, control_fd))
             self.settled.set()
             await self._loop()
+        except BaseException as error:
+            if self.on_fault is None or guard.orderly(error):
+                raise
+            await self._after_fault(error)
         finally:
             self.settled.set()
             self._children.close()
@@ -112,6 +136,23 @@ class Service:
                     self.readers.forget(self._fds.control)
                 self._fds.close()
             self._fds = None  # the numbers may be reused: nothing may touch them now
+
+    async def _after_fault(self, error: BaseException) -> None:
+        """A fault escaped this task: tell the daemon (which re-executes, handing this
+        service over as faulted), holding the directory until then; told to stop
+        meanwhile, carry the stop out as well as the state allows."""
+        self.faulted = True
+        assert self.on_fault is not None
+        self.on_fault(error, self.path)
+        await self._stop.wait()
+        if self._fds is not None:
+            await self._loop()
+
+    def _recover_after_fault(self) -> None:
+        """Handed over after a fault: redo what the fault may have left undone."""
+        self._recover = False
+        with self._burst():
+            self._apply(machine.recovered(self.state, self.clock()))
 
     async def _loop(self) -> None:
         """Apply inputs as they come; fire each timer when due. Idle, it holds no cancel scope."""
@@ -172,6 +213,8 @@ class Service:
         try:
             if isinstance(event, machine.RunExited):
                 event = attrs.evolve(event, policy=self._crash_policy())
+            elif isinstance(event, machine.Control | machine.Shutdown) and self._may_signal(event):
+                event = attrs.evolve(event, defaults=self._signal_group())
             return machine.step(self.state, event, self.clock())
         except Exception as error:  # one bad step must not end supervision
             warning(f"{self.path}: internal error on {event!r}: {error!r}")
@@ -222,11 +265,11 @@ class Service:
                 return self._spawn_run()
             case machine.SpawnFinish(code, signum):
                 return self._spawn_finish(code, signum)
-            case machine.Signal(signum):
-                self._children.signal(self.state.pid, signum)
-            case machine.SendDownSignal():
+            case machine.Signal(signum, group):
+                self._children.signal(self.state.pid, signum, group)
+            case machine.SendDownSignal(group):
                 down_signal = self._read_setting("down-signal", settings.parse_signal, 15)
-                self._children.signal(self.state.pid, down_signal)
+                self._children.signal(self.state.pid, down_signal, group)
             case machine.SetTimer(timer, delay):
                 self._timers[timer] = trio.current_time() + delay
             case machine.ArmTimeout(timer):
@@ -254,7 +297,7 @@ class Service:
         finally:
             if service_fd is None and self._step_dir is not None:
                 os.close(self._step_dir)
-            self._in_burst, self._step_dir = False, None
+            self._in_burst, self._step_dir, self._group_letters = False, None, None
 
     def _directory(self) -> contextlib.AbstractContextManager[int]:
         """The service directory, refused if it is no longer the one we took."""
@@ -348,6 +391,7 @@ class Service:
             timers={timer: when - now for timer, when in self._timers.items()},
             ready_fd=self._children.ready_fd,
             identity=self._identity,
+            faulted=self.faulted,
         )
 
     def resume(self, adopted: ServiceHandover) -> None:
@@ -358,6 +402,7 @@ class Service:
         fds = adopted.fds
         self._fds = Descriptors(fds["lock"], fds.get("control"), fds.get("ok"))
         self.state = adopted.state
+        self._recover = adopted.faulted
         self._children.ready_fd = adopted.ready_fd
         self._children.ready_run = adopted.state.starts
         self._identity = adopted.identity
@@ -368,6 +413,7 @@ class Service:
     # --- actions ---------------------------------------------------------------
 
     def _spawn_run(self) -> machine.Event:
+        inject.point("spawn")
         try:
             with self._directory() as service_fd:
                 notify_fd = self._setting(service_fd, "notification-fd", settings.parse_fd, None)
@@ -471,6 +517,24 @@ class Service:
         except OSError:
             return False
 
+    def _may_signal(self, event: machine.Control | machine.Shutdown) -> bool:
+        """Whether `event` may signal ./run with no selector saying where: then the
+        ``signal-group`` file says (a service not running reads nothing)."""
+        if self.state.phase is not machine.Phase.RUN:
+            return False
+        if isinstance(event, machine.Shutdown):
+            return True
+        return event.group is None and event.command in control.GROUP_COMMANDS
+
+    def _signal_group(self) -> frozenset[control.Command]:
+        """What ``signal-group`` sends to the process group (absent: nothing), read once a
+        burst: a read of 4 KiB of ``h`` opens it once."""
+        if self._group_letters is None or not self._in_burst:
+            self._group_letters = self._read_setting(
+                "signal-group", settings.parse_group, frozenset[control.Command]()
+            )
+        return self._group_letters
+
     def _read_setting(self, name: str, parse: Callable[[str], T], default: T) -> T:
         """`_setting` with the directory opened for the one read."""
         try:
@@ -499,14 +563,35 @@ class Service:
         One read (up to 4 KiB) is one burst of steps with one status write (`settle`), and
         then the other services run: a FIFO flooded with garbage delays no one else.
         """
+        inject.point("control")
         try:
             data = os.read(fd, 4096)
         except BlockingIOError:
             return
-        commands = control.parse(data)
-        if commands:
-            self._inbox.extend(machine.Control(command) for command in commands)
+        routed = control.route(data)
+        if routed.log:
+            self._to_log(routed.log)
+        if routed.commands:
+            self._inbox.extend(
+                machine.Control(command, group) for command, group in routed.commands
+            )
             self._doorbell.unpark_all()
+
+    def _to_log(self, data: bytes) -> None:
+        """encore's ``L``: hand the commands to the log service, written to its own
+        ``control`` as a client would (nothing if there is no ``log/`` or no supervisor
+        listening there; a FIFO too full to take them now drops them)."""
+        try:
+            with self._directory() as service_fd:
+                fsio.write_fifo(service_fd, "log/supervise/control", data)
+        except (FileNotFoundError, NotADirectoryError, BlockingIOError):
+            return
+        except OSError as error:
+            if error.errno != errno.ENXIO:
+                self._faults.report("log control", f"unable to control {self.path}/log: "
+                                    f"{describe(error)}")
+            return
+        self._faults.clear("log control")
 
     # --- status files --------------------------------------------------------------
 
@@ -519,6 +604,7 @@ class Service:
         changed = self._files.changed(files)
         if not changed or self._fds is None:
             return machine.StatusWritten()
+        inject.point("status")
         try:
             if supervise_fd is not None:
                 self._files.write(supervise_fd, changed)

@@ -4,7 +4,8 @@ s6 reads ``timeout-kill``, ``timeout-finish``, ``down-signal`` and
 ``notification-fd`` at the moment it uses them, so a user can change them
 without restarting the supervisor; so do we, and so with our crash-loop
 settings (``backoff-max``, ``backoff-reset``, ``permafail-deaths``,
-``permafail-secs``: see `supervise.machine.Policy`), read when ./run dies.
+``permafail-secs``: see `supervise.machine.Policy`), read when ./run dies, and
+``signal-group`` (`parse_group`), read when a command is to signal.
 The parsers are pure functions; `read_text` is the only I/O. Garbage in a file
 is reported by the caller with the file's name and the bad text, and the
 default is used.
@@ -21,6 +22,8 @@ from supervise.errtext import describe
 TYPE_CHECKING = False  # typing costs the daemon's first pass its import time
 if TYPE_CHECKING:
     from typing import TypeVar
+
+    from supervise.control import Command  # noqa: TC004 - imported again where it runs
 
     T = TypeVar("T")
 
@@ -62,6 +65,24 @@ def parse_signal(text: str) -> int:
         return int(signal.Signals[name])
     except KeyError:
         raise SettingError(f"not a signal name: {word!r}") from None
+
+
+def parse_group(text: str) -> frozenset[Command]:
+    """``signal-group``: the control letters whose signals go to the process group.
+
+    Empty: every letter that signals (``p c h a i t k q 1 2 w y``) but ``d``; else the
+    letters written (``d`` among them if the stop is to reach the group too).
+    """
+    from supervise.control import GROUP_COMMANDS, Command  # attrs: not for the first pass
+
+    letters = "".join(text.split())
+    if not letters:
+        return GROUP_COMMANDS - {Command.DOWN}
+    by_letter = {command.value.decode(): command for command in GROUP_COMMANDS}
+    wrong = sorted(set(letters) - set(by_letter))
+    if wrong:
+        raise SettingError(f"not a letter of {''.join(sorted(by_letter))}: {''.join(wrong)!r}")
+    return frozenset(by_letter[letter] for letter in letters)
 
 
 def parse_fd(text: str) -> int:

@@ -19,20 +19,49 @@ parallel, then, once all are down, every logger drains its pipe and exits;
 the daemon exits as soon as the last one is gone. A second signal kills
 whatever still runs. SIGHUP re-executes the daemon, handing it every entry
 (same processes, nothing restarted); SIGUSR1 writes the state to stderr.
+
+Self-healing: every task is guarded (`supervise.guard`). A fault that
+escapes a task (a bug, not an orderly end) is said in one ``alert`` line and
+re-executes the daemon through the SIGHUP path (`fault`), as decided by
+`supervise.healing`: the signal task leaves its receiver and execs, with
+every entry handed over, the faulted service marked so that the new image
+redoes what it may have left half done (`machine.recovered`). A state that
+cannot be exported is not handed over: the new image takes every service
+back by its pid, as after ``kill -9``. Meanwhile the faulted task holds what
+it has (a service's task waits, its directory still open; the reaper,
+readers and scan tasks start again). An exec that fails is retried, backing
+off; too many faults stop the re-exec loop for a pause, the daemon going on
+with what still works. Faults the guards cannot catch end `trio.run`:
+`supervise.keeper` takes over from there.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 
 import attrs
 import trio
 
 from cmdline import exits
-from supervise import cgroups, dump, handover, inotify, process, reexec, say, scan
+from supervise import (
+    cgroups,
+    dump,
+    guard,
+    handover,
+    healing,
+    inject,
+    inotify,
+    process,
+    reexec,
+    say,
+    scan,
+)
 from supervise.entry import Entry, Host
 from supervise.errtext import describe
 from supervise.readers import Readers
@@ -68,11 +97,19 @@ class Scanner:
     exit_code: int = 0
     stopping: bool = False
     started: float = attrs.field(factory=time.time)
+    history: healing.History = attrs.field(factory=healing.History)
     _faults: Faults = attrs.field(factory=Faults)
     _nursery: trio.Nursery | None = None
     _stop: trio.Event = attrs.field(factory=trio.Event)
     _inotify_fd: int | None = None
     _unreadable: set[str] = attrs.field(factory=set)
+    # Self-healing: when the signal task re-executes (inf: no fault waiting), the cancel
+    # scope it listens in (its deadline is that time), exec failures in a row since the
+    # fault, and the forced stop that lets a task parked after a fault go.
+    _heal_at: float = math.inf
+    _listening: trio.CancelScope | None = None
+    _heal_failures: int = 0
+    _abandon: trio.Event = attrs.field(factory=trio.Event)
     _host: Host = attrs.field(init=False)
     # Shutting down, loggers stop once every service is down: counted, not searched for
     # (at 1000 entries, a search per service gone would be a million steps).
@@ -84,6 +121,7 @@ class Scanner:
         return Host(
             self.reaper, self.readers, on_final=self._final,
             on_service_down=self._service_down, retake=self.fixed is None,
+            on_fault=self.fault, abandon=self._abandon,
         )
 
     async def run(self, handed: handover.DaemonHandover | None = None) -> int:
@@ -96,16 +134,16 @@ class Scanner:
             for data in handed.entries:
                 self._register(Entry.resume(data, self._host))
         async with trio.open_nursery() as daemon:
-            await daemon.start(self.reaper.run)
-            await daemon.start(self.readers.run)
+            await daemon.start(self._guarded, "the reaper", self.reaper.run)
+            await daemon.start(self._guarded, "the control reader", self.readers.run)
             await daemon.start(self._signals)
             async with trio.open_nursery() as entries:
                 self._nursery = entries
                 for entry in list(self.entries.values()):
-                    entries.start_soon(self._run_entry, entry)
+                    self._start_entry(entry)
                 if self.fixed is None:
                     entries.start_soon(self._stop.wait)  # open until shut down, even if empty
-                    daemon.start_soon(self._watch)
+                    daemon.start_soon(self._guarded, "the scan", self._watch)
                 elif handed is None or handed.fresh:
                     for index, path in enumerate(self.fixed):
                         if (0, index) not in self.entries:
@@ -124,6 +162,7 @@ class Scanner:
         """Start what is new, stop what is gone, follow renames."""
         if self.stopping or self._nursery is None or self.fixed is not None:
             return
+        inject.point("scan")
         unreadable: dict[str, OSError] = {}
         try:
             found = scan.list_root(".", unreadable)
@@ -171,13 +210,18 @@ class Scanner:
             return
         self._faults.clear("pipe")
         self._register(entry)
-        self._nursery.start_soon(self._run_entry, entry)
+        self._start_entry(entry)
 
     def _register(self, entry: Entry) -> None:
         self.entries[entry.key] = entry
         self._services_up += 1
 
-    async def _run_entry(self, entry: Entry) -> None:
+    def _start_entry(self, entry: Entry) -> None:
+        assert self._nursery is not None
+        run = functools.partial(self._run_entry, entry)
+        self._nursery.start_soon(self._guarded, entry.name, run, False)
+
+    async def _run_entry(self, entry: Entry, *, task_status: object = None) -> None:
         try:
             await entry.run()
         finally:
@@ -190,8 +234,10 @@ class Scanner:
             if entry.stopping and not self.stopping:
                 self.rescan()  # the same directory may be back already
 
-    async def _watch(self) -> None:
+    async def _watch(self, *, task_status: object = None) -> None:
         """Rescan when the root changes (inotify), or every `FALLBACK_SCAN` s without it."""
+        if self._inotify_fd is not None:  # started again after a fault
+            os.close(self._inotify_fd)
         fd = inotify.init()
         if fd is not None and not inotify.add_watch(fd, ".", ROOT_EVENTS):
             os.close(fd)
@@ -215,6 +261,8 @@ class Scanner:
 
     def shutdown(self, force: bool = False) -> None:
         """Bring every service down; the loggers follow once all services are down."""
+        if force:
+            self._abandon.set()
         self.stopping = True
         for entry in list(self.entries.values()):
             entry.stop(force, logs_too=force)
@@ -248,25 +296,86 @@ class Scanner:
 
     async def _signals(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                        ) -> None:
-        """Answer the daemon's signals; SIGHUP leaves the receiver first (see `_hold_signals`)."""
+        """Answer the daemon's signals; leave the receiver to re-execute (see `_hold_signals`)
+        on SIGHUP, or when a fault asks for it (`fault` sets the listening scope's deadline)."""
         wanted = (signal.SIGHUP, signal.SIGUSR1, signal.SIGALRM, *_STOP_SIGNALS)
         while True:
             with trio.open_signal_receiver(*wanted) as signals:
                 task_status.started()
                 task_status = trio.TASK_STATUS_IGNORED
                 reexec.release_signals()  # held by a previous daemon or a failed re-exec
-                async for signum in signals:
-                    if signum in _STOP_SIGNALS:
-                        self.shutdown(force=self.stopping)
-                    elif signum == signal.SIGALRM:
-                        self.rescan()
-                    elif signum == signal.SIGUSR1:
-                        self.dump()
-                    elif signum == signal.SIGHUP and not self.stopping:
-                        await self._hold_signals()
-                        break
+                with trio.CancelScope(deadline=self._heal_at) as self._listening:
+                    async for signum in signals:
+                        if self._answer(signum):
+                            break
+                self._listening = None
+                await self._hold_signals()
             # Out of the receiver: the signals it had not handed us yet are pending, blocked.
             self.reexec()
+
+    def _answer(self, signum: int) -> bool:
+        """Act on one signal; True for a SIGHUP to re-execute on. A fault here is a fault."""
+        try:
+            if signum in _STOP_SIGNALS:
+                self.shutdown(force=self.stopping)
+            elif signum == signal.SIGALRM:
+                self.rescan()
+            elif signum == signal.SIGUSR1:
+                self.dump()
+            elif signum == signal.SIGHUP:
+                return not self.stopping
+        except BaseException as error:
+            if guard.orderly(error):
+                raise
+            self.fault(error, f"answering signal {signum}")
+        return False
+
+    # --- self-healing ----------------------------------------------------------------------
+
+    async def _guarded(
+        self, where: str, task: Callable[..., Awaitable[None]], restart: bool = True,
+        *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Run `task`; hand a fault to `fault`. A daemon task (the reaper, the readers, the
+        scan) starts again, unless the daemon gave up: then it waits until re-executed, or
+        a forced stop lets it go. An entry's task ends (its entry and services hold what
+        they have themselves: see `Entry.run` and `Service.run`)."""
+        while True:
+            try:
+                await task(task_status=task_status)
+                return
+            except BaseException as error:
+                if guard.orderly(error):
+                    raise
+                verdict = self.fault(error, where)
+            try:
+                task_status.started()  # if the fault came first: the daemon may go on
+            except RuntimeError:
+                pass
+            task_status = trio.TASK_STATUS_IGNORED
+            if not restart:
+                return
+            if verdict is healing.Verdict.GIVE_UP:
+                await self._abandon.wait()
+                return
+
+    def fault(self, error: BaseException, where: str) -> healing.Verdict:
+        """A fault escaped a task: say it (one ``alert`` line), and re-execute now, or after
+        the pause `supervise.healing` decides if faults came too often."""
+        decision = healing.after_fault(self.history, time.monotonic())
+        self.history = decision.history
+        if decision.verdict is healing.Verdict.GIVE_UP:
+            then = (f"{healing.MAX_FAULTS} faults within {healing.WINDOW:g} seconds: no "
+                    f"longer re-executing, keeping what runs; trying again in "
+                    f"{decision.wait:g} seconds, or on SIGHUP")
+        else:
+            then = "re-executing, services kept"
+        say.line("alert", f"internal error in {where}: {guard.describe(error)}: {then}")
+        self._heal_failures = 0
+        self._heal_at = trio.current_time() + decision.wait
+        if self._listening is not None:
+            self._listening.deadline = self._heal_at
+        return decision.verdict
 
     async def _hold_signals(self) -> None:
         """Block the daemon's signals, and let trio pass on those already caught.
@@ -285,17 +394,45 @@ class Scanner:
         """Replace this process by a fresh copy of the program; services keep running.
 
         Called with the signals held; returns (with them still held) only if the
-        exec did not happen, after saying so.
+        exec did not happen, after saying so. After a fault, the exec is tried
+        again later, backing off; a shutdown under way is passed on (a SIGTERM
+        left pending for the new image).
         """
-        for entry in self.entries.values():
-            entry.settle()
-        exported = handover.DaemonHandover(
-            tuple(entry.export() for entry in self.entries.values()), self.exit_code
-        )
-        failure = reexec.reexec(
-            self.reexec_argv, handover.encode(exported), exported.descriptors()
-        )
-        say.line("alert", f"unable to re-execute on SIGHUP, still running: {failure}")
+        healing_fault = self._heal_at != math.inf
+        self._heal_at = math.inf
+        inject.point("tree")  # escapes every guard: the whole tree dies (supervise.keeper)
+        payload, keep = self._export()
+        if self.stopping:
+            os.kill(os.getpid(), signal.SIGTERM)  # held: pending across the exec
+        extra = {reexec.FAULTS_ENV: healing.encode(self.history), **inject.carried()}
+        failure = reexec.reexec(self.reexec_argv, payload, keep, extra)
+        if self.stopping:
+            signal.sigtimedwait([signal.SIGTERM], 0)  # not for us: we are stopping already
+        if not healing_fault:
+            say.line("alert", f"unable to re-execute on SIGHUP, still running: {failure}")
+            return
+        self._heal_failures += 1
+        delay = healing.retry_delay(self._heal_failures)
+        self._heal_at = trio.current_time() + delay
+        say.line("alert", f"unable to re-execute after an internal error, still running: "
+                 f"{failure}; trying again in {delay:g} seconds")
+
+    def _export(self) -> tuple[bytes | None, list[int]]:
+        """The state to hand over and the descriptors it names; (None, []) if it cannot be
+        exported (said): the new image then takes back every service by its pid."""
+        try:
+            for entry in self.entries.values():
+                entry.settle()
+            exported = handover.DaemonHandover(
+                tuple(entry.export() for entry in self.entries.values()), self.exit_code
+            )
+            return handover.encode(exported), exported.descriptors()
+        except BaseException as error:
+            if guard.orderly(error):
+                raise
+            say.line("alert", f"unable to hand the state over: {guard.describe(error)}: "
+                     "the new image takes back every running service by its pid")
+            return None, []
 
     def dump(self) -> None:
         """Write the whole state to stderr (SIGUSR1)."""

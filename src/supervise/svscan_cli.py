@@ -48,6 +48,7 @@ def _run(root: str, subreaper: bool, reexec_argv: list[str]) -> int:
     from supervise import prestart, reexec
 
     payload = reexec.receive()
+    carried = reexec.take_carried()
     try:
         os.chdir(root)
     except OSError as error:
@@ -62,7 +63,7 @@ def _run(root: str, subreaper: bool, reexec_argv: list[str]) -> int:
     first = None if payload is not None else prestart.begin()
     from supervise import daemon  # only the daemon pays for trio, once the services run
 
-    return daemon.serve(root, reexec_argv, payload, first=first)
+    return daemon.serve(root, reexec_argv, payload, first=first, carried=carried)
 
 
 def _handover_command(args: list[str]) -> list[str]:

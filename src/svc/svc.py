@@ -7,6 +7,18 @@ exit status stays 0; a bad option gets daemontools' two lines and exit 100.
 Beyond daemontools: ``-q -1 -2`` (QUIT USR1 USR2, runit's and s6's letters) and
 ``-y`` (WINCH, s6's letter; ``-w`` is taken by waiting).
 
+daemontools-encore's selectors: ``-+`` sends the signals of the letters after
+it to the service's process group, ``-=`` to its main pid; ``-L`` sends the
+letters after it to the log service, ``-l`` back to the main one (and back to
+the default target). Duplicates are dropped within each ``-L``/``-l`` part, as
+encore drops them. The log's part is written to ``DIR/log``'s own supervisor
+when ``DIR/log`` is a directory (ours, daemontools', runit's, s6's layout), so
+that a supervisor that knows no selector never takes it for the main
+service's; else (encore's layout, a ``log`` program run by the same
+supervise) it is written to ``DIR`` after an ``L``, as encore's svc writes it.
+A part with ``+`` or ``=`` ends with ``l``, which puts the default target back
+for whatever another client writes next.
+
 Waiting, in s6-svc's style: ``-wu`` up, ``-wU`` up and ready, ``-wd`` down,
 ``-wD`` down with finish done, ``-wE`` down with finish done and the service's
 process tree empty (what ./run left behind is gone: ours, not s6's), ``-wr``
@@ -19,6 +31,7 @@ or failed permanently). Nothing is ever killed on a timeout.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -26,7 +39,7 @@ from cmdline import exits, out
 from cmdline.cwd import Origin
 from cmdline.getopt import getopt
 from cmdline.out import Usage
-from supervise.alphabet import SVC_LETTERS
+from supervise.alphabet import SVC_LETTERS, SVC_SELECTORS
 from svc.send import send
 
 PROG = "svc"
@@ -39,6 +52,7 @@ DAEMONTOOLS_OPTIONS = (
 )
 MORE_OPTIONS = (
     "svc also: q quit, 1 usr1, 2 usr2, y winch;"
+    " + to the process group, = to the main pid, L to the log, l to the main service;"
     " -wu|-wU|-wd|-wD|-wE|-wr|-wR wait for up|ready|down|finished|finished with its process"
     " tree empty|restarted|restarted and ready;"
     " -T ms deadline"
@@ -48,10 +62,11 @@ UNCONTROLLED = 1
 
 
 class Options:
-    __slots__ = ("data", "deadline_ms", "directories", "wait")
+    __slots__ = ("data", "deadline_ms", "directories", "log_parts", "wait")
 
     def __init__(self) -> None:
         self.data = b""
+        self.log_parts: list[str] = []
         self.wait = ""
         self.deadline_ms = 0
         self.directories: list[str] = []
@@ -63,15 +78,41 @@ USAGE = f"{DAEMONTOOLS_OPTIONS}\n{MORE_OPTIONS}"
 def parse(argv: list[str]) -> Options:
     """getopt(3) as djb's sgetopt (`cmdline.getopt`), then daemontools' letter rules."""
     options = Options()
-    letters = ""
-    pairs, options.directories = getopt(argv, LETTERS, "wT", USAGE)
+    parts: list[tuple[bool, str]] = [(False, "")]  # (for the log, letters), from -L/-l on
+    taken = 0
+    pairs, options.directories = getopt(argv, LETTERS + SVC_SELECTORS, "wT", USAGE)
     for letter, value in pairs:
         if letter in "wT":
             _set(options, letter, value)
-        elif letter not in letters and len(letters) < MAX_LETTERS:
-            letters += letter
-    options.data = letters.encode()
+        elif taken >= MAX_LETTERS:
+            continue
+        elif letter in "Ll":
+            parts.append((letter == "L", ""))
+            taken += 1
+        elif letter not in parts[-1][1]:
+            parts[-1] = (parts[-1][0], parts[-1][1] + letter)
+            taken += 1
+    useful = [(log, part) for log, part in parts if part.strip(SVC_SELECTORS)]
+    options.data = _joined([part for log, part in useful if not log])
+    options.log_parts = [part for log, part in useful if log]
     return options
+
+
+def _joined(parts: list[str]) -> bytes:
+    """Parts for one supervisor in one write: each starts from the default target (``l``),
+    and so does what follows a part with ``+`` or ``=``."""
+    data = "l".join(parts)
+    if "+" in data or "=" in data:
+        data += "l"
+    return data.encode()
+
+
+def _send_log(directory: str, parts: list[str]) -> bool:
+    """The ``-L`` parts: to ``DIR/log``'s supervisor, or after ``L`` to DIR's (encore's)."""
+    log = os.path.join(directory, "log")
+    if os.path.isdir(log):
+        return send(log, _joined(parts))
+    return send(directory, ("".join("L" + part for part in parts) + "l").encode())
 
 
 def _set(options: Options, letter: str, value: str) -> None:
@@ -88,21 +129,32 @@ def _set(options: Options, letter: str, value: str) -> None:
 def command(args: list[str]) -> int:
     options = parse(args)
     origin = Origin()
+    # -w waits for what was told: the log services when only -L letters were given
+    log_only = bool(options.log_parts) and not options.data
+    targets = [os.path.join(d, "log") if log_only else d for d in options.directories]
     before = {}
     if options.wait:
         from svc import wait  # only a waiting svc pays for it
 
-        before = wait.snapshot(options.directories, origin)
+        before = wait.snapshot(targets, origin)
     reached: list[str] = []
-    for directory in options.directories:
-        if send(directory, options.data):
-            reached.append(directory)
+    for directory, target in zip(options.directories, targets, strict=True):
+        if log_only:
+            sent = _send_log(directory, options.log_parts)
+        else:
+            sent = send(directory, options.data)
+            origin.back()
+            if options.log_parts:
+                _send_log(directory, options.log_parts)
         origin.back()
+        if sent:
+            reached.append(target)
     if not options.wait:
         return exits.OK  # daemontools: "unable to control" is a warning, not a failure
     failed = len(reached) < len(options.directories)
     deadline = time.monotonic() + options.deadline_ms / 1000 if options.deadline_ms else None
-    code = wait.wait(reached, options.wait, deadline, options.data, before, origin)
+    told = _joined(options.log_parts) if log_only else options.data
+    code = wait.wait(reached, options.wait, deadline, told, before, origin)
     return code or (UNCONTROLLED if failed else exits.OK)
 
 

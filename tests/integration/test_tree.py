@@ -68,7 +68,7 @@ def daemon_env(tracking: str) -> dict[str, str]:
     if tracking == "session":
         env[cgroups.SETTING] = "0"
     else:
-        env.pop(cgroups.SETTING, None)
+        env[cgroups.SETTING] = "1"
     return env
 
 

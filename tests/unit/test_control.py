@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supervise.control import SIGNALS, Command, encode, parse
+from supervise.control import GROUP_COMMANDS, SIGNALS, Command, Routed, encode, parse, route
 
 #: letter -> (command, signal it delivers or None)
 LETTERS: dict[bytes, tuple[Command, signal.Signals | None]] = {
@@ -103,3 +103,61 @@ def test_parse_never_raises(data: bytes) -> None:
     """Arbitrary bytes parse; the result is the known bytes, in order."""
     commands = parse(data)
     assert encode(commands) == bytes(byte for byte in data if byte in KNOWN)
+
+
+# --- encore's selectors: where each command goes (route) ------------------------------
+
+H, T, D, U = Command.HUP, Command.TERM, Command.DOWN, Command.UP
+
+
+@pytest.mark.parametrize(
+    ("data", "commands", "log"),
+    [
+        # no selector: every command to the service's default target
+        (b"hd", ((H, None), (D, None)), b""),
+        # what encore's svc writes (it always begins with l): svc -h, -+ -h, -+ -h -= -t
+        (b"lh", ((H, None),), b""),
+        (b"l+h", ((H, True),), b""),
+        (b"l+h=t", ((H, True), (T, False)), b""),
+        # + holds for d and u too (u signals nothing: the machine ignores the target)
+        (b"+du", ((D, True), (U, True)), b""),
+        # svc -L -h, -L -+ -h -l -t: the log's part is handed on, beginning with l
+        (b"lLh", (), b"lh"),
+        (b"lL+hlt", ((T, None),), b"l+h"),
+        # two of encore's commands read at once: the second starts from the default
+        (b"l+hlt", ((H, True), (T, None)), b""),
+        # unlike encore, L and l also put the default target back: the + does not follow
+        (b"+Lhlt", ((T, None),), b"lh"),
+        # selectors alone say nothing to anyone; unknown bytes are dropped around them
+        (b"L+=l", (), b""),
+        (b"?+\nh\x00Lz", ((H, True),), b""),
+        (b"LhLt", (), b"lhlt"),
+    ],
+)
+def test_route(data: bytes, commands: tuple[tuple[Command, bool | None], ...], log: bytes) -> None:
+    """Each command with its target (True group, False main pid, None default) and the log's."""
+    routed = route(data)
+    assert routed.commands == commands
+    assert routed.log == log
+
+
+@given(st.binary(max_size=256))
+def test_route_without_selectors_is_parse(data: bytes) -> None:
+    """Bytes without a selector route every command to the default target, as parsed."""
+    plain = data.translate(None, b"+=Ll")
+    assert route(plain) == Routed(tuple((command, None) for command in parse(plain)))
+
+
+@given(st.binary(max_size=256))
+def test_route_keeps_every_command_once(data: bytes) -> None:
+    """Every command byte goes to the service or to the log, in order, none lost or added."""
+    routed = route(data)
+    ours = encode([command for command, _ in routed.commands])
+    theirs = encode(parse(routed.log))
+    assert sorted(ours + theirs) == sorted(encode(parse(data)))
+    assert route(routed.log).log == b""  # what the log gets holds no L: it is never handed on
+
+
+def test_group_commands_are_those_that_signal() -> None:
+    """d p c and the pure signals can go to the group; u o x signal nothing."""
+    assert GROUP_COMMANDS == {Command.DOWN, Command.PAUSE, Command.CONTINUE, *SIGNALS}

@@ -771,6 +771,96 @@ def test_finish_timer_before_finish_spawned_signals_nothing() -> None:
     assert step(FINISH_UNSPAWNED, TimerDue(Timer.FINISH), NOW).actions == ()
 
 
+# --- process-group signals (daemontools-encore's + and =, the signal-group file) -----
+
+#: What a signal-group file with nothing in it names: every letter that signals, but d.
+GROUP_DEFAULTS = frozenset(
+    {Command.PAUSE, Command.CONTINUE, *(c for c in Command if c in SIGNALS)}
+)
+_GROUP_SETUP = (SendDownSignal(True), Signal(signal.SIGCONT, True), ArmTimeout(Timer.KILL))
+
+#: (start, event, actions, changes): the cells that signal, with each way of choosing the target.
+GROUP_CELLS: list[tuple[State, Event, tuple[Action, ...], dict[str, Any]]] = [
+    *[
+        (RUNNING, Control(command, group=True), (Signal(SIGNALS[command], True),),
+         {"term_sent": True} if command is Command.TERM else {})
+        for command in _SIGNAL_COMMANDS
+    ],
+    # = beats the file: the main pid alone
+    (RUNNING, Control(Command.HUP, group=False, defaults=GROUP_DEFAULTS),
+     (Signal(signal.SIGHUP),), {}),
+    # no selector: the file decides
+    (RUNNING, Control(Command.HUP, defaults=GROUP_DEFAULTS), (Signal(signal.SIGHUP, True),), {}),
+    (RUNNING, Control(Command.HUP, defaults=frozenset({Command.TERM})), (Signal(signal.SIGHUP),),
+     {}),
+    (RUNNING, Control(Command.PAUSE, group=True), (Signal(signal.SIGSTOP, True),),
+     {"paused": True}),
+    (RUN_PAUSED, Control(Command.CONTINUE, defaults=GROUP_DEFAULTS),
+     (Signal(signal.SIGCONT, True),), {"paused": False}),
+    # d: to the group after +, or when the file names d; not by an empty file's default
+    (RUN_PAUSED, Control(Command.DOWN, group=True), _GROUP_SETUP,
+     {"want": Want.DOWN, "paused": False, "term_sent": True, "down_group": True}),
+    (RUN_PAUSED, Control(Command.DOWN, defaults=GROUP_DEFAULTS), _KILL_SETUP,
+     {"want": Want.DOWN, "paused": False, "term_sent": True}),
+    (RUN_PAUSED, Control(Command.DOWN, defaults=frozenset({Command.DOWN})), _GROUP_SETUP,
+     {"want": Want.DOWN, "paused": False, "term_sent": True, "down_group": True}),
+    (RUN_PAUSED, Control(Command.DOWN, group=False, defaults=frozenset({Command.DOWN})),
+     _KILL_SETUP, {"want": Want.DOWN, "paused": False, "term_sent": True}),
+    # timeout-kill's KILL follows the d it comes after
+    (attrs.evolve(RUN_STOPPING, down_group=True), TimerDue(Timer.KILL),
+     (Signal(signal.SIGKILL, True), SetTimer(Timer.KILL, KILL_REPEAT)), {}),
+    # a shutdown stops as d does, the file deciding; forced, it kills where d went
+    (RUNNING, Shutdown(defaults=frozenset({Command.DOWN})),
+     (*_GROUP_SETUP, SetTimer(Timer.STATUS, SHUTDOWN_QUIET)),
+     {"exiting": True, "want": Want.DOWN, "term_sent": True, "quiet": True, "down_group": True}),
+    (RUNNING, Shutdown(defaults=GROUP_DEFAULTS),
+     (*_KILL_SETUP, SetTimer(Timer.STATUS, SHUTDOWN_QUIET)),
+     {"exiting": True, "want": Want.DOWN, "term_sent": True, "quiet": True}),
+    (attrs.evolve(RUN_STOPPING, down_group=True), Shutdown(force=True),
+     (Signal(signal.SIGKILL, True),), {"exiting": True}),
+    # ./finish is never a group's: its timeout and a forced shutdown kill its pid alone
+    (attrs.evolve(FINISHING, down_group=True), Shutdown(force=True),
+     (Signal(signal.SIGKILL),), {"exiting": True, "want": Want.DOWN}),
+    (attrs.evolve(FINISHING, down_group=True), TimerDue(Timer.FINISH),
+     (Signal(signal.SIGKILL),), {}),
+    # nothing runs, or finish runs: + signals nothing, as without it
+    *[
+        (start, Control(command, group=True), (), {})
+        for start in (DOWN_THROTTLED, FINISHING) for command in _SIGNAL_COMMANDS
+    ],
+    # a new start forgets where the last d went
+    (attrs.evolve(DOWN_STARTING, down_group=True), Spawned(5000), (),
+     {"phase": Phase.RUN, "pid": 5000, "stamp": NOW, "last_start": NOW, "paused": False,
+      "ready_stamp": None, "spawn_failures": 0, "starts": 1, "down_group": False}),
+]
+
+
+@pytest.mark.parametrize(
+    ("start", "event", "actions", "changes"), GROUP_CELLS,
+    ids=[f"{s.phase.name}-{e!r}" for s, e, _, _ in GROUP_CELLS],
+)
+def test_group_cell(
+    start: State, event: Event, actions: tuple[Action, ...], changes: dict[str, Any]
+) -> None:
+    """Where a cell's signals go: ``+`` the group, ``=`` the main pid, else the file's set."""
+    result = TABLE[start.phase][key(event)](start, event, NOW)
+    assert result.actions == actions
+    assert result.state == attrs.evolve(start, **changes)
+
+
+def test_plus_d_then_timeout_kill_and_death() -> None:
+    """``svc -+ -d`` on a service that ignores TERM: group TERM+CONT, group KILL, then down."""
+    steps = run(
+        up_since(NOW), (NOW + 1, Control(Command.DOWN, group=True)),
+        (NOW + 2, TimerDue(Timer.KILL)), (NOW + 3, RunExited(None, 9)),
+    )
+    assert [actions for _, actions in steps] == [
+        _GROUP_SETUP, (Signal(signal.SIGKILL, True), SetTimer(Timer.KILL, KILL_REPEAT)),
+        (CancelTimer(Timer.KILL), GoneForGood(128 + 9)),
+    ]
+
+
+
 # --- the crash-loop policy -----------------------------------------------------------------
 
 BACKOFF = machine.Policy(backoff_max=8.0)
@@ -1578,3 +1668,41 @@ def test_a_lock_held_by_another_supervisor_gives_the_directory_up() -> None:
 def test_a_broken_directory_is_retried_backing_off() -> None:
     delays = [machine.retry_setup(lock_held=False, failures=n) for n in range(1, 7)]
     assert delays == [1.0, 2.0, 4.0, 8.0, machine.MAX_BACKOFF, machine.MAX_BACKOFF]
+
+
+# --- recovered: a service handed over after a fault in its driver ----------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "actions"),
+    [
+        (DOWN_STARTING, (Spawn(), WriteStatus())),  # caught between Spawn and its outcome
+        (DOWN_THROTTLED, (WriteStatus(),)),  # its start timer was handed over
+        (DOWN_WANT_DOWN, (WriteStatus(),)),
+        (DOWN_FAILED, (WriteStatus(),)),
+        (attrs.evolve(DOWN_STARTING, exiting=True), (WriteStatus(),)),
+        (RUNNING, (WriteStatus(),)),
+        (RUN_STOPPING, (WriteStatus(),)),
+        (FINISHING, (WriteStatus(),)),
+    ],
+)
+def test_recovered_redoes_only_what_may_be_undone(start: State, actions: tuple[Any, ...]) -> None:
+    after = machine.recovered(start, NOW)
+    assert after.actions == actions
+    if actions == (WriteStatus(),):
+        assert after.state == start
+
+
+def test_recovered_start_caught_within_the_second_waits_for_it() -> None:
+    caught = attrs.evolve(DOWN_STARTING, last_start=NOW - 0.5)
+    after = machine.recovered(caught, NOW)
+    assert after.actions == (SetTimer(Timer.START, 0.5), WriteStatus())
+    assert after.state.start_pending
+
+
+def test_recovered_finish_caught_before_its_pid_counts_as_not_started() -> None:
+    after = machine.recovered(FINISH_UNSPAWNED, NOW)
+    expected = machine.step(FINISH_UNSPAWNED, FinishExited(None), NOW)
+    assert after.state == expected.state
+    assert after.actions[-1] == WriteStatus()
+    assert Spawn() in after.actions

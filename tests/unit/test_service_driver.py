@@ -62,8 +62,9 @@ class FakeReaper:
         while len(self.starts()) < count:
             await self._spawn_seen.wait()
 
-    def signal(self, pid: int, signum: int) -> None:
-        self.signals.append((trio.current_time(), pid, signum))
+    def signal(self, pid: int, signum: int, group: bool = False) -> None:
+        """Recorded as kill(2) would be called: a group as -pid."""
+        self.signals.append((trio.current_time(), -pid if group else pid, signum))
 
     def adopt(self, pid: int, on_exit: Callable[[int], None]) -> None:
         self._waiting[pid] = on_exit

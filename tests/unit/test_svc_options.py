@@ -190,3 +190,53 @@ def test_parsed_bytes_reach_the_daemon_in_order() -> None:
     """What parse() collects is what control.parse() reads back, letter for letter."""
     options = parse(["-dx", "-tcu", "-1", "a"])
     assert control.encode(control.parse(options.data)) == options.data == b"dxtcu1"
+
+
+# --- encore's selectors: -+ -= -L -l --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "data", "log_parts"),
+    [
+        # a part with + or = ends with l: whatever another client writes next is not the group's
+        (["-+", "-h", "a"], b"+hl", []),
+        (["-+h=t", "a"], b"+h=tl", []),
+        (["-l", "-h", "a"], b"h", []),
+        # duplicates are dropped within a part, as encore drops them
+        (["-+", "-h", "-=", "-h", "a"], b"+h=l", []),
+        (["-+", "-h", "-l", "-h", "a"], b"+hlhl", []),
+        # -L: the log's parts apart; the main service's parts joined by l
+        (["-L", "-h", "a"], b"", ["h"]),
+        (["-+", "-t", "-L", "-+", "-h", "-l", "-d", "a"], b"+tldl", ["+h"]),
+        (["-L", "-h", "-l", "-L", "-t", "a"], b"", ["h", "t"]),
+        # selectors without a letter after them say nothing
+        (["-+", "-L", "-=", "a"], b"", []),
+    ],
+)
+def test_selectors(argv: list[str], data: bytes, log_parts: list[str]) -> None:
+    """What goes to DIR and what to its log service."""
+    options = parse(argv)
+    assert options.data == data
+    assert options.log_parts == log_parts
+
+
+def test_selectors_count_towards_the_twenty() -> None:
+    """Letters past the 20th are dropped, selectors counted: a late -L cannot redirect them."""
+    assert len(LETTERS) + 5 == MAX_LETTERS
+    options = parse(["-" + LETTERS, "-+=", "-l", "-+=", "-L", "-d", "a"])
+    assert options.data == LETTERS.encode() + b"+=l"
+    assert options.log_parts == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "routed"),
+    [
+        (["-+", "-h", "-=", "-t", "a"],
+         ((control.Command.HUP, True), (control.Command.TERM, False))),
+        (["-+", "-h", "-l", "-t", "a"],
+         ((control.Command.HUP, True), (control.Command.TERM, None))),
+    ],
+)
+def test_selectors_reach_the_daemon(argv: list[str], routed: object) -> None:
+    """What svc writes, the daemon routes as meant."""
+    assert control.route(parse(argv).data).commands == routed
