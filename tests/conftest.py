@@ -12,6 +12,7 @@ failure under CI=true, wherever the test lives.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -26,8 +27,9 @@ from ci_guard import (
     pytest_runtest_makereport,  # noqa: F401  (the hook, made ours)
 )
 from cmdline import out
+from supervise.cgroups import remove_stale
 from supervise.process import become_subreaper
-from support import SVSCAN, Daemon, cmdline, descendants
+from support import SVSCAN, Daemon, cmdline, daemon_cgroups, descendants, own_cgroup
 
 #: Seconds a test's processes get to finish after the test before they count as strays.
 GRACE = float(os.environ.get("STRAY_GRACE_SECONDS", "10"))
@@ -95,6 +97,44 @@ def _daemons(program: Callable[..., Daemon]) -> Iterator[Callable[..., Daemon]]:
     for daemon in running:
         if daemon.process.poll() is None:
             daemon.stop()
+    _no_cgroup_left(running)
+
+
+def _no_cgroup_left(daemons: list[Daemon]) -> None:
+    """Every daemon that exited on its own removed its cgroups (`supervise.cgroups`); those
+    of a daemon the test killed (``kill -9``) are removed here. A cgroup left behind fails
+    the test, and is emptied (``cgroup.kill``) and removed all the same."""
+    left = []
+    for daemon in daemons:
+        said = daemon.stderr() if daemon.stderr_path.exists() else ""
+        made = daemon_cgroups(daemon.pid)  # the services' first, its own subtree last
+        # Kept by a daemon killed -9 (it cannot clean), or kept on purpose because processes
+        # the test left were still in it (the stray check names those), with its subtree.
+        kept = {where for where in made if f"processes are left in {where}: it is kept" in said}
+        for where in made:
+            excused = where in kept or (where == made[-1] and kept)
+            if daemon.process.returncode != -signal.SIGKILL and not excused:
+                left.append(where)
+            _remove_cgroup(where)
+    own = own_cgroup()
+    if own is not None:  # a daemon that was PID 1 of a namespace has a name of its own
+        remove_stale(str(own))
+    assert left == [], f"daemons left cgroups behind: {left}"
+
+
+def _remove_cgroup(where: Path) -> None:
+    if (where / "cgroup.kill").exists():
+        with contextlib.suppress(OSError):
+            (where / "cgroup.kill").write_text("1")
+    deadline = time.monotonic() + GRACE
+    while True:
+        try:
+            where.rmdir()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
 
 
 @pytest.fixture

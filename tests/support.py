@@ -148,6 +148,34 @@ class Daemon:
         self.process.send_signal(signum)
 
 
+def own_cgroup() -> Path | None:
+    """The directory of this process's cgroup v2 (where a daemon we start puts its
+    ``supervise.PID``), or None where there is no cgroup2 hierarchy."""
+    from supervise import tree
+
+    with open("/proc/self/cgroup") as mine, open("/proc/self/mountinfo") as mounts:
+        own = tree.own_cgroup(mine.read())
+        found = None if own is None else tree.locate(own, tree.cgroup2_mounts(mounts.read()))
+    return None if found is None else Path(found)
+
+
+def without_tracking_line(stderr: str) -> str:
+    """The daemon's stderr but the one line that says how trees are followed (said at
+    every start: `supervise.cgroups.discover`)."""
+    return "".join(line for line in stderr.splitlines(keepends=True)
+                   if ": info: tracking each service in " not in line)
+
+
+def daemon_cgroups(pid: int) -> list[Path]:
+    """The cgroups daemon `pid` made (its ``supervise.PID.START`` and what is in it), if any."""
+    own = own_cgroup()
+    bases = [] if own is None else sorted(own.glob(f"supervise.{pid}.*"))
+    if not bases:
+        return []
+    base = bases[-1]
+    return [*(child for child in base.iterdir() if child.is_dir()), base]
+
+
 def read_status(service: Path) -> status.Status:
     return status.unpack((service / "supervise" / "status").read_bytes())
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import attrs
 
-from supervise import fsio, machine
+from supervise import fsio, machine, tree
 from supervise.readers import Readers
 from supervise.reaper import Reaper, describe_wait
 
@@ -41,9 +41,11 @@ class Children:
     _pidfd: int | None = None
 
     def start_run(
-        self, service_fd: int, run: int, setsid: bool, notify_fd: int | None
+        self, service_fd: int, run: int, setsid: bool, notify_fd: int | None,
+        cgroup: str | None = None,
     ) -> machine.Spawned:
-        """Start ./run as start number `run`, with a readiness pipe on `notify_fd` if given.
+        """Start ./run as start number `run`, with a readiness pipe on `notify_fd` if given,
+        in `cgroup` if given (else its tree is its session, if it has one of its own).
 
         OSError if it cannot be started.
         """
@@ -55,7 +57,7 @@ class Children:
         try:
             pid = self.reaper.spawn(
                 service_fd, "./run", [], functools.partial(self._run_ended, run),
-                setsid=setsid, fds=child_fds,
+                setsid=setsid, fds=child_fds, cgroup=cgroup,
             )
         except OSError:
             fsio.close_quietly(ready_read, ready_write)
@@ -65,15 +67,18 @@ class Children:
         if ready_read is not None:
             self.ready_fd, self.ready_run = ready_read, run
             self.readers.watch(ready_read, self._read_ready)
-        return machine.Spawned(pid, ready_read is not None)
+        where = (tree.CGROUP, cgroup) if cgroup else (tree.SESSION, pid) if setsid else None
+        followed = "" if where is None else tree.text(*where).decode().rstrip("\n")
+        return machine.Spawned(pid, ready_read is not None, followed)
 
     def start_finish(
-        self, service_fd: int, code: int, signum: int, setsid: bool
+        self, service_fd: int, code: int, signum: int, setsid: bool, cgroup: str | None = None
     ) -> machine.FinishSpawned:
-        """Start ./finish with how ./run ended; OSError if it cannot be started."""
+        """Start ./finish with how ./run ended (in the service's `cgroup`, if it has one);
+        OSError if it cannot be started."""
         pid = self.reaper.spawn(
             service_fd, "./finish", [str(code), str(signum)], self._finish_ended,
-            setsid=setsid, fds=self._stdio(),
+            setsid=setsid, fds=self._stdio(), cgroup=cgroup,
         )
         return machine.FinishSpawned(pid)
 

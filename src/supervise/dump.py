@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from supervise import machine
+from supervise import machine, tree
 from supervise.errtext import describe
 from supervise.record import LINE_WORDS, WANT_WORDS
 
@@ -30,6 +30,21 @@ def service_line(path: str, state: machine.State, starts: int, now: float) -> st
         if flag:
             words += f", {text}"
     return f"{path}: {words}"
+
+
+def tree_lines(path: str, followed: str) -> list[str]:
+    """``PATH: tree (cgroup X): 3 processes: 12 13 14``; nothing for a tree not followed."""
+    where = tree.parse(followed.encode())
+    if where is None:
+        return []
+    members = tree.members(*where) or []
+    line = f"{path}: tree ({where[0]} {where[1]}): {len(members)} processes"
+    memory, cpu = tree.usage(*where)
+    if memory is not None:
+        line += f", memory {memory} bytes"
+    if cpu is not None:
+        line += f", cpu {cpu / 1e6:.3f} seconds"
+    return [line + (": " + " ".join(map(str, members)) if members else "")]
 
 
 def descriptor_lines(known: dict[int, str]) -> list[str]:

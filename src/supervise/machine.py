@@ -29,6 +29,12 @@ X?", read the cell for X here. In particular:
   failure, as a ``finish`` exit of 125 is. Deaths count only when a restart
   would follow (want up, not exiting); ``d`` ends a back-off, ``u`` clears a
   failure and the deaths counted.
+- what ./run leaves behind (its process tree: `State.tree`, counted by the driver) is
+  reported, not killed, unless the service opts in (``kill-leftovers``, read as
+  `Policy.kill_leftovers` when ./run dies): then, once ./run is gone, the rest of its
+  tree gets TERM and CONT, KILL after ``timeout-kill`` (again every `KILL_REPEAT`), and
+  the next start waits until the tree is empty (`State.draining`, `State.held`), which
+  the driver is asked every `TREE_POLL` seconds (`CheckTree`, `TreeCounted`).
 
 Meanings follow daemontools where it has one (``x`` exits once the service is
 down and does not stop it; ``o`` writes want byte 0), runit for ``finish`` and
@@ -82,6 +88,8 @@ UNKNOWN_EXIT = (None, 0)
 MAX_QUICK_DEATHS = 64
 #: permafail-secs when only permafail-deaths is given (s6-permafailon has no default).
 PERMAFAIL_SECS = 60.0
+#: Seconds between two counts of a tree being drained (`Timer.TREE`).
+TREE_POLL = 0.1
 
 
 class Phase(enum.Enum):
@@ -99,6 +107,7 @@ class Timer(enum.Enum):
     KILL = "kill"  # timeout-kill after a `d`
     FINISH = "finish"  # timeout-finish while ./finish runs
     STATUS = "status"  # end of a shutdown's quiet period, or retrying a failed status write
+    TREE = "tree"  # count a tree being drained again
 
 
 # --- inputs ------------------------------------------------------------------
@@ -114,12 +123,15 @@ class Policy:
     series of quick deaths; None: `backoff_max`. `permafail_deaths` deaths
     within `permafail_secs` seconds (``permafail-deaths``, ``permafail-secs``:
     s6-permafailon's deathcount and secs) are a permanent failure; 0: never.
+    `kill_leftovers` (``kill-leftovers`` exists): drain the tree ./run left behind
+    (systemd's ``KillMode=mixed``) before the next start.
     """
 
     backoff_max: float = 0.0
     backoff_reset: float | None = None
     permafail_deaths: int = 0
     permafail_secs: float = PERMAFAIL_SECS
+    kill_leftovers: bool = False
 
 
 @attrs.frozen
@@ -139,10 +151,16 @@ class Control:
 
 @attrs.frozen
 class Spawned:
-    """./run was started with this pid; `notify`: with a readiness pipe (notification-fd)."""
+    """./run was started with this pid; `notify`: with a readiness pipe (notification-fd).
+
+    `tree`: where its processes are followed, as ``supervise/tree`` says it
+    (``cgroup PATH`` or ``session SID``); empty when they are not (``nosetsid``
+    without cgroups).
+    """
 
     pid: int
     notify: bool = False
+    tree: str = ""
 
 
 @attrs.frozen
@@ -207,6 +225,13 @@ class TimerDue:
 
 
 @attrs.frozen
+class TreeCounted:
+    """The driver counted the processes of the tree (`CheckTree`): `processes` now."""
+
+    processes: int
+
+
+@attrs.frozen
 class Shutdown:
     """The daemon is stopping: bring the service down, then exit.
 
@@ -220,7 +245,7 @@ class Shutdown:
 
 Event: TypeAlias = (
     Control | Spawned | SpawnFailed | RunExited | FinishSpawned | FinishExited | Ready
-    | StatusWritten | TimerDue | Shutdown
+    | StatusWritten | TimerDue | Shutdown | TreeCounted
 )
 
 # --- actions -----------------------------------------------------------------
@@ -249,6 +274,18 @@ class Signal:
 
     signum: int
     group: bool = False
+
+
+@attrs.frozen
+class SignalTree:
+    """Send `signum` to every process of the tree (`State.tree`) there is now."""
+
+    signum: int
+
+
+@attrs.frozen
+class CheckTree:
+    """Count the processes of the tree now, then feed back `TreeCounted`."""
 
 
 @attrs.frozen
@@ -307,7 +344,7 @@ class Exit:
 
 Action: TypeAlias = (
     Spawn | SpawnFinish | Signal | SendDownSignal | SetTimer | ArmTimeout | CancelTimer
-    | WriteStatus | GoneForGood | Exit
+    | WriteStatus | GoneForGood | Exit | SignalTree | CheckTree
 )
 
 # --- state -------------------------------------------------------------------
@@ -328,6 +365,9 @@ class State:
     towards giving up (at most the policy's count); `backoff_until`: the Unix
     time the next start waits for, after a quick death (`Policy`). `down_group`: the
     last ``d`` went to the process group, and so does the KILL of ``timeout-kill``.
+    `tree`: where the processes of the last start are followed (`Spawned.tree`);
+    `draining`: what it left behind is being stopped (``kill-leftovers``); `held`: a
+    start waits for that.
     """
 
     phase: Phase = Phase.DOWN
@@ -352,6 +392,9 @@ class State:
     deaths: tuple[float, ...] = ()
     backoff_until: float | None = None
     down_group: bool = False
+    tree: str = ""
+    draining: bool = False
+    held: bool = False
 
 
 @attrs.frozen
@@ -484,7 +527,10 @@ def _ignore(state: State, event: Event, now: float) -> Transition:
 
 def _start(state: State, now: float) -> Transition:
     """Start now, or arm the start timer if the last start was under a second ago or a
-    back-off holds the start (a clock set back before the service went down ends both)."""
+    back-off holds the start (a clock set back before the service went down ends both).
+    While the last run's tree is drained, the start is held until it is empty."""
+    if state.draining:
+        return Transition(attrs.evolve(state, held=True))
     due = []
     last = state.last_start
     if last is not None and last <= now < last + START_INTERVAL:
@@ -553,7 +599,8 @@ def _want_up(state: State, event: Event, now: float) -> Transition:
 def _down_while_down(state: State, event: Event, now: float) -> Transition:
     """d: no start; a back-off ends with its series (the next u starts at once)."""
     stopped = attrs.evolve(
-        state, want=Want.DOWN, start_pending=False, backoff_until=None, quick_deaths=0
+        state, want=Want.DOWN, start_pending=False, backoff_until=None, quick_deaths=0,
+        held=False,
     )
     return Transition(stopped, (CancelTimer(Timer.START),))
 
@@ -606,7 +653,8 @@ def _to_group(event: Event, command: Command) -> bool:
 
 
 def _exit_now(state: State, event: Event, now: float) -> Transition:
-    gone = attrs.evolve(state, exiting=True, start_pending=False, backoff_until=None)
+    gone = attrs.evolve(state, exiting=True, start_pending=False, backoff_until=None,
+                        held=False)
     return Transition(gone, (CancelTimer(Timer.START), Exit()))
 
 
@@ -620,6 +668,7 @@ def _spawned(state: State, event: Event, now: float) -> Transition:
         state, phase=Phase.RUN, pid=event.pid, stamp=now, last_start=now, paused=False,
         term_sent=False, ready=False, ready_stamp=None, spawn_failures=0, start_pending=False,
         starts=state.starts + 1, notify=event.notify, backoff_until=None, down_group=False,
+        tree=event.tree, draining=False, held=False,
     )
     return Transition(running)
 
@@ -644,12 +693,16 @@ def _run_exited(state: State, event: Event, now: float) -> Transition:
         state, term_sent=False, paused=False, ready=False, last_exit=(event.code, event.signal)
     )
     ended = _died(ended, event.policy, now)
-    cancel = CancelTimer(Timer.KILL)
+    cancel: tuple[Action, ...] = (CancelTimer(Timer.KILL),)
+    if event.policy.kill_leftovers and ended.tree:
+        ended = attrs.evolve(ended, draining=True)
+        cancel += (SignalTree(signal.SIGTERM), SignalTree(signal.SIGCONT),
+                   ArmTimeout(Timer.KILL), CheckTree())
     if event.has_finish:
         code = -1 if event.code is None else event.code
         finishing = attrs.evolve(ended, phase=Phase.FINISH, pid=0)
-        return Transition(finishing, (cancel, SpawnFinish(code, event.signal)))
-    return _went_down(ended, now, cancel)
+        return Transition(finishing, (*cancel, SpawnFinish(code, event.signal)))
+    return _went_down(ended, now, *cancel)
 
 
 def _finish_spawned(state: State, event: Event, now: float) -> Transition:
@@ -699,6 +752,33 @@ def _kill_due(state: State, event: Event, now: float) -> Transition:
         return Transition(state)
     kill = Signal(signal.SIGKILL, state.down_group)
     return Transition(state, (kill, SetTimer(Timer.KILL, KILL_REPEAT)))
+
+
+def _kill_tree_due(state: State, event: Event, now: float) -> Transition:
+    """timeout-kill while ./run's leftovers are drained: KILL them, again every 5 s."""
+    if not state.draining:
+        return Transition(state)
+    return Transition(state, (SignalTree(signal.SIGKILL), SetTimer(Timer.KILL, KILL_REPEAT)))
+
+
+def _tree_due(state: State, event: Event, now: float) -> Transition:
+    return Transition(state, (CheckTree(),) if state.draining else ())
+
+
+def _tree_counted(state: State, event: Event, now: float) -> Transition:
+    """A drained tree still has processes: count again soon. Empty: the drain is over, its
+    KILL timer is disarmed, and a start it held happens (under the usual rules)."""
+    assert isinstance(event, TreeCounted)
+    if not state.draining:
+        return Transition(state)
+    if event.processes:
+        return Transition(state, (SetTimer(Timer.TREE, TREE_POLL),))
+    drained = attrs.evolve(state, draining=False, held=False)
+    stop = (CancelTimer(Timer.KILL), CancelTimer(Timer.TREE))
+    if not state.held:
+        return Transition(drained, stop)
+    started = _start(drained, now)
+    return Transition(started.state, stop + started.actions)
 
 
 def _finish_due(state: State, event: Event, now: float) -> Transition:
@@ -753,9 +833,11 @@ TABLE: dict[Phase, dict[Key, Handler]] = {
         Ready: _ignore,
         StatusWritten: _status_written,
         Timer.START: _start_due,
-        Timer.KILL: _ignore,
+        Timer.KILL: _kill_tree_due,
         Timer.FINISH: _ignore,
         Timer.STATUS: _status_due,
+        Timer.TREE: _tree_due,
+        TreeCounted: _tree_counted,
         Shutdown: _shutdown,
     },
     Phase.RUN: {
@@ -777,6 +859,8 @@ TABLE: dict[Phase, dict[Key, Handler]] = {
         Timer.KILL: _kill_due,
         Timer.FINISH: _ignore,
         Timer.STATUS: _status_due,
+        Timer.TREE: _ignore,
+        TreeCounted: _ignore,
         Shutdown: _shutdown,
     },
     Phase.FINISH: {
@@ -795,9 +879,11 @@ TABLE: dict[Phase, dict[Key, Handler]] = {
         Ready: _ignore,
         StatusWritten: _status_written,
         Timer.START: _ignore,
-        Timer.KILL: _ignore,
+        Timer.KILL: _kill_tree_due,
         Timer.FINISH: _finish_due,
         Timer.STATUS: _status_due,
+        Timer.TREE: _tree_due,
+        TreeCounted: _tree_counted,
         Shutdown: _shutdown,
     },
 }
@@ -830,7 +916,7 @@ def _shown(state: State) -> tuple[object, ...]:
     return (
         state.phase, state.want, state.paused, state.term_sent, state.pid, state.stamp,
         state.exiting, state.ready, state.ready_stamp, state.failed, state.last_exit,
-        state.notify, backing_off(state),
+        state.notify, backing_off(state), state.tree,
     )
 
 
@@ -884,11 +970,14 @@ def status_files(state: State, has_extra: bool) -> list[tuple[str, bytes]]:
     ``status`` last: a reader that sees it new finds the others new too.
     ``xstatus`` is left out while it has nothing to add (`Extra()`) and we
     have not written one (`has_extra`): a reader without it assumes just
-    that, and one file less is created per start.
+    that, and one file less is created per start. ``tree`` (`supervise.tree`)
+    is written when the tree is followed (once per start at most: only when it changes).
     """
     record = status_of(state)
     extra = extra_of(state)
     files = [("pid", pid_text(record.pid)), ("stat", stat_of(state))]
+    if state.tree:
+        files.append(("tree", state.tree.encode() + b"\n"))
     if has_extra or extra != Extra():
         files.append(("xstatus", pack_extra(extra, record)))
     files.append(("status", pack(record)))

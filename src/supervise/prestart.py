@@ -25,7 +25,19 @@ import os
 import signal
 import time
 
-from supervise import directory, fsio, layout, process, record, scan, settings, spawn, status
+from supervise import (
+    cgroups,
+    directory,
+    fsio,
+    layout,
+    process,
+    record,
+    scan,
+    settings,
+    spawn,
+    status,
+    tree,
+)
 from supervise.tai import Tai64n
 
 #: A readiness pipe, a ``down`` file: the daemon's to handle.
@@ -35,12 +47,13 @@ NOT_PLAIN = ("down", "notification-fd")
 class Taken:
     """One directory set up and its ./run started: what the handover says about it."""
 
-    __slots__ = ("fds", "identity", "pid", "written")
+    __slots__ = ("fds", "identity", "pid", "tree", "written")
 
     def __init__(self, fds: directory.Descriptors, identity: tuple[int, int]) -> None:
         self.fds = fds
         self.identity = identity
         self.pid = 0
+        self.tree = ""  # where its processes are followed (`machine.Spawned.tree`)
         self.written = False
 
     def plain(self, now: float) -> dict[str, object]:
@@ -51,7 +64,7 @@ class Taken:
         daemon writes it again and says what is wrong, as it says it for any
         status write.
         """
-        state = started_state(self.pid, now)
+        state = started_state(self.pid, now, self.tree)
         if not self.written:
             state["write_failures"] = 1
         return {
@@ -63,11 +76,15 @@ class Taken:
         }
 
 
-def started_state(pid: int, now: float) -> dict[str, object]:
-    """A ./run started at `now` as the first start, in `handover.encode_state`'s form (what
-    `machine.initial` then `machine.Spawned` make; fields left out take their defaults)."""
-    return {"phase": "RUN", "want": "UP", "pid": pid, "stamp": now, "last_start": now,
-            "starts": 1}
+def started_state(pid: int, now: float, followed: str = "") -> dict[str, object]:
+    """A ./run started at `now` as the first start, its tree followed as `followed` says
+    (`machine.Spawned.tree`), in `handover.encode_state`'s form (what `machine.initial`
+    then `machine.Spawned` make; fields left out take their defaults)."""
+    state: dict[str, object] = {"phase": "RUN", "want": "UP", "pid": pid, "stamp": now,
+                                "last_start": now, "starts": 1}
+    if followed:
+        state["tree"] = followed
+    return state
 
 
 def begin(fixed: list[str] | None = None) -> dict[str, object]:
@@ -75,11 +92,13 @@ def begin(fixed: list[str] | None = None) -> dict[str, object]:
     from the children, and start what is plain: `first_pass`."""
     signal.pthread_sigmask(signal.SIG_BLOCK, process.HELD_SIGNALS)
     fsio.close_inherited_fds()
-    return first_pass(spawn.Environment(os.environb), time.time(), fixed)
+    groups, _ = cgroups.discover()  # the daemon finds the same again, and says which
+    return first_pass(spawn.Environment(os.environb), time.time(), fixed, groups)
 
 
 def first_pass(
-    environment: spawn.Environment, now: float, fixed: list[str] | None = None
+    environment: spawn.Environment, now: float, fixed: list[str] | None = None,
+    groups: cgroups.Cgroups | None = None,
 ) -> dict[str, object]:
     """Start what is plain in the working directory (svscan) or in `fixed` (supervise).
 
@@ -101,14 +120,15 @@ def first_pass(
     for key, name, log in candidates:
         if process.descriptors_needed(len(entries) + 1) > limit:
             break  # the daemon needs descriptors of its own; it says what does not fit
-        entry = _start_entry(environment, key, name, log, now)
+        entry = _start_entry(environment, key, name, log, now, groups)
         if entry is not None:
             entries.append(entry)
     return {"entries": entries, "fresh": True}
 
 
 def _start_entry(
-    environment: spawn.Environment, key: tuple[int, int], name: str, log: bool, now: float
+    environment: spawn.Environment, key: tuple[int, int], name: str, log: bool, now: float,
+    groups: cgroups.Cgroups | None = None,
 ) -> dict[str, object] | None:
     """Take `name` (and its ``log/``) and start them; None, with nothing held, if not plain.
 
@@ -127,10 +147,10 @@ def _start_entry(
         else:
             if log:
                 pipe = os.pipe2(os.O_CLOEXEC)
-                taken[0].pid = _spawn(environment, paths[0], {0: pipe[0]})
-                taken[1].pid = _spawn(environment, paths[1], {1: pipe[1]})
+                _spawn(environment, paths[0], taken[0], {0: pipe[0]}, groups)
+                _spawn(environment, paths[1], taken[1], {1: pipe[1]}, groups)
             else:
-                taken[0].pid = _spawn(environment, paths[0], {})
+                _spawn(environment, paths[0], taken[0], {}, groups)
     except (OSError, directory.SetupError):
         pass
     services: list[dict[str, object] | None] = []
@@ -175,11 +195,25 @@ def _take_plain(path: str) -> Taken | None:
         return Taken(fds, fsio.identity(service_fd))
 
 
-def _spawn(environment: spawn.Environment, path: str, fds: dict[int, int]) -> int:
+def _spawn(
+    environment: spawn.Environment, path: str, taken: Taken, fds: dict[int, int],
+    groups: cgroups.Cgroups | None,
+) -> None:
+    """Start ./run of `path`, in its cgroup when there are cgroups (as `Reaper.spawn`)."""
     service_fd = fsio.open_dir(path)
     try:
         setsid = not settings.exists(service_fd, "nosetsid")
-        return spawn.spawn(service_fd, "./run", [], environment, setsid=setsid, fds=fds)
+        where = None if groups is None else groups.for_service(path, taken.identity[1])
+        if groups is None or where is None:
+            taken.pid = spawn.spawn(service_fd, "./run", [], environment, setsid=setsid, fds=fds)
+        else:
+            with groups.inside(where) as entered:
+                taken.pid = spawn.spawn(
+                    service_fd, "./run", [], environment, setsid=setsid, fds=fds
+                )
+            where = where if entered else None
+        followed = (tree.CGROUP, where) if where else (tree.SESSION, taken.pid) if setsid else None
+        taken.tree = "" if followed is None else tree.text(*followed).decode().rstrip("\n")
     finally:
         os.close(service_fd)
 
@@ -193,17 +227,19 @@ def _announce(path: str, taken: Taken, now: float) -> None:
     )
     try:
         with directory.opened(path) as (_service_fd, supervise_fd):
-            taken.written = _write_first_status(supervise_fd, taken.pid, shown)
+            taken.written = _write_first_status(supervise_fd, taken, shown)
             directory.open_ok(path, taken.fds, supervise_fd)
     except (OSError, directory.SetupError):
         pass  # the daemon writes the status, and opens ok, on its first step
 
 
-def _write_first_status(supervise_fd: int, pid: int, shown: status.Status) -> bool:
+def _write_first_status(supervise_fd: int, taken: Taken, shown: status.Status) -> bool:
     """Whether every file was written (the daemon says which one was not)."""
+    files = [("pid", status.pid_text(taken.pid)), ("stat", status.stat_text(shown))]
+    if taken.tree:
+        files.append((tree.FILE, taken.tree.encode() + b"\n"))
     try:
-        for name, data in (("pid", status.pid_text(pid)), ("stat", status.stat_text(shown)),
-                           ("status", record.pack(shown))):
+        for name, data in (*files, ("status", record.pack(shown))):
             fsio.replace_file(supervise_fd, name, data)
     except OSError:
         return False

@@ -22,6 +22,7 @@ import attrs
 import trio
 
 from supervise import inject, say, spawn
+from supervise.cgroups import Cgroups
 
 ExitCallback = Callable[[int], None]
 
@@ -35,6 +36,8 @@ class Reaper:
         factory=lambda: spawn.Environment(os.environb)
     )
     _waiting: dict[int, ExitCallback] = attrs.field(factory=dict)
+    #: Where services get a cgroup of their own (`supervise.cgroups`); None: sessions only.
+    cgroups: Cgroups | None = None
 
     def spawn(
         self,
@@ -45,14 +48,22 @@ class Reaper:
         *,
         setsid: bool = True,
         fds: dict[int, int] | None = None,
+        cgroup: str | None = None,
     ) -> int:
         """Start ``program`` (relative to `dir_fd`, which becomes its cwd); return its pid.
 
-        `fds` maps a child fd number to one of ours (dup2 in the child).
+        `fds` maps a child fd number to one of ours (dup2 in the child). `cgroup`: the
+        child is born in that cgroup (`Cgroups.inside`), if it may be.
         `on_exit` gets the wait status once, from the trio thread. Raises
         OSError if the program cannot be executed (posix_spawn reports it).
         """
-        pid = spawn.spawn(dir_fd, program, args, self.environment, setsid=setsid, fds=fds)
+        if cgroup is None or self.cgroups is None:
+            pid = spawn.spawn(dir_fd, program, args, self.environment, setsid=setsid, fds=fds)
+        else:
+            with self.cgroups.inside(cgroup) as entered:
+                pid = spawn.spawn(dir_fd, program, args, self.environment, setsid=setsid, fds=fds)
+            if not entered:
+                say.warning(f"unable to enter cgroup {cgroup}: pid {pid} started outside it")
         self._waiting[pid] = on_exit
         return pid
 

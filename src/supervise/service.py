@@ -24,7 +24,18 @@ from typing import TypeVar
 import attrs
 import trio
 
-from supervise import adoption, control, directory, fsio, guard, inject, machine, say, settings
+from supervise import (
+    adoption,
+    control,
+    directory,
+    fsio,
+    guard,
+    inject,
+    machine,
+    say,
+    settings,
+    tree,
+)
 from supervise.children import Children, is_child
 from supervise.directory import Descriptors, SetupError
 from supervise.errtext import describe
@@ -79,6 +90,7 @@ class Service:
     _exited: bool = False
     _recover: bool = False  # handed over after a fault (see `machine.recovered`)
     _stop: trio.Event = attrs.field(factory=trio.Event)
+    _cgroup: str | None = None  # this service's cgroup, once it has one
 
     def __attrs_post_init__(self) -> None:
         self._children = Children(
@@ -118,6 +130,7 @@ class Service:
         finally:
             self.settled.set()
             self._children.close()
+            self._remove_cgroup()
             if self._fds is not None:
                 if self._fds.control is not None:
                     self.readers.forget(self._fds.control)
@@ -268,6 +281,10 @@ class Service:
                     self.on_final(code)
             case machine.Exit():
                 self._exited = True
+            case machine.SignalTree(signum):
+                self._signal_tree(signum)
+            case machine.CheckTree():
+                return machine.TreeCounted(len(self._tree_members()))
         return None
 
     @contextlib.contextmanager
@@ -401,7 +418,8 @@ class Service:
             with self._directory() as service_fd:
                 notify_fd = self._setting(service_fd, "notification-fd", settings.parse_fd, None)
                 spawned = self._children.start_run(
-                    service_fd, self.state.starts + 1, _setsid(service_fd), notify_fd
+                    service_fd, self.state.starts + 1, _setsid(service_fd), notify_fd,
+                    self._service_cgroup(),
                 )
         except OSError as error:
             self._faults.report("spawn", f"unable to start {self.path}/run: {describe(error)}")
@@ -412,12 +430,52 @@ class Service:
     def _spawn_finish(self, code: int, signum: int) -> machine.Event:
         try:
             with self._directory() as service_fd:
-                spawned = self._children.start_finish(service_fd, code, signum, _setsid(service_fd))
+                spawned = self._children.start_finish(
+                    service_fd, code, signum, _setsid(service_fd), self._service_cgroup()
+                )
         except OSError as error:
             self._faults.report("finish", f"unable to start {self.path}/finish: {describe(error)}")
             return machine.FinishExited(None)
         self._faults.clear("finish")
         return spawned
+
+    # --- the process tree (`supervise.tree`, `supervise.cgroups`) ------------------------
+
+    def _service_cgroup(self) -> str | None:
+        """This service's cgroup (made when first needed), or None without cgroups."""
+        cgroups = self.reaper.cgroups
+        if self._cgroup is None and cgroups is not None and self._identity is not None:
+            try:
+                self._cgroup = cgroups.for_service(self.path, self._identity[1])
+                self._faults.clear("cgroup")
+            except OSError as error:
+                self._faults.report("cgroup", f"unable to create a cgroup for {self.path}: "
+                                    f"{describe(error)}; its processes are followed by session")
+        return self._cgroup
+
+    def _tree_members(self) -> list[int]:
+        """The processes of the tree `state.tree` names, now (none if it names none)."""
+        where = tree.parse(self.state.tree.encode())
+        members = None if where is None else tree.members(*where)
+        return [pid for pid in members or () if pid != os.getpid()]
+
+    def _signal_tree(self, signum: int) -> None:
+        for pid in self._tree_members():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    def _remove_cgroup(self) -> None:
+        """The directory is let go: its cgroup goes too, unless processes are left in it."""
+        cgroups, where = self.reaper.cgroups, self._cgroup
+        if cgroups is not None and where is None and self._identity is not None:
+            where = cgroups.path_for(self.path, self._identity[1])  # made by an earlier image
+        if cgroups is None or where is None:
+            return
+        if cgroups.remove(where):
+            self._cgroup = None
+        else:
+            say.line("info", f"{self.path}: processes left in {where}: "
+                     "its cgroup is kept until they are gone")
 
     def _has_finish(self) -> bool:
         try:
@@ -438,7 +496,7 @@ class Service:
         """The crash-loop settings as they are when ./run died (absent: the defaults, which
         restart once a second for ever); the second file of each pair only if the first
         is on."""
-        policy = machine.Policy()
+        policy = machine.Policy(kill_leftovers=self._has_setting("kill-leftovers"))
         backoff_max = self._read_setting("backoff-max", settings.parse_ms, 0)
         if backoff_max:
             reset = self._read_setting("backoff-reset", settings.parse_ms, None)
@@ -451,6 +509,13 @@ class Service:
             )
             policy = attrs.evolve(policy, permafail_deaths=deaths, permafail_secs=float(secs))
         return policy
+
+    def _has_setting(self, name: str) -> bool:
+        try:
+            with self._directory() as service_fd:
+                return settings.exists(service_fd, name)
+        except OSError:
+            return False
 
     def _may_signal(self, event: machine.Control | machine.Shutdown) -> bool:
         """Whether `event` may signal ./run with no selector saying where: then the

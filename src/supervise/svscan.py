@@ -49,7 +49,19 @@ import attrs
 import trio
 
 from cmdline import exits
-from supervise import dump, guard, handover, healing, inject, inotify, process, reexec, say, scan
+from supervise import (
+    cgroups,
+    dump,
+    guard,
+    handover,
+    healing,
+    inject,
+    inotify,
+    process,
+    reexec,
+    say,
+    scan,
+)
 from supervise.entry import Entry, Host
 from supervise.errtext import describe
 from supervise.readers import Readers
@@ -114,6 +126,9 @@ class Scanner:
 
     async def run(self, handed: handover.DaemonHandover | None = None) -> int:
         """Supervise the tree until shut down (svscan) or released (supervise); the exit code."""
+        self.reaper.cgroups, tracking = cgroups.discover()
+        if handed is None or handed.fresh:
+            say.line("info", tracking)  # once: a re-executed image carries on silently
         if handed is not None:
             self.exit_code = handed.exit_code
             for data in handed.entries:
@@ -134,6 +149,9 @@ class Scanner:
                         if (0, index) not in self.entries:
                             self._add((0, index), path, log=False)
             daemon.cancel_scope.cancel()
+        if self.reaper.cgroups is not None:
+            for where in self.reaper.cgroups.close():
+                say.line("info", f"processes are left in {where}: it is kept")
         if self._inotify_fd is not None:
             os.close(self._inotify_fd)
         return self.exit_code
@@ -429,6 +447,7 @@ class Scanner:
                 if service is not None:
                     state, starts = service.state, service.starts
                     lines.append(dump.service_line(service.path, state, starts, now))
+                    lines += dump.tree_lines(service.path, state.tree)
                     known.update(service.descriptors())
             if entry.log_in is not None:
                 known[entry.log_in] = f"{entry.name}: log pipe, read end"

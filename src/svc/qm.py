@@ -2,7 +2,10 @@
 
 ``qm-stop [-t SECONDS | --timeout SECONDS] [--skiplock] [--keep-logs] [-v] [SVDIR]``:
 (1) the intake services (every ``qmail-*`` but ``qmail-send``: smtpd, pop3d,
-qmtpd, qmqpd) get ``d`` and are waited for, so no new mail is accepted; (2) then
+qmtpd, qmqpd) get ``d`` and are waited for until their process trees are empty
+(``svc -wE``: tcpserver is down *and* the SMTP sessions it forked have finished, so
+no session can still hand a message to qmail-queue), saying every 5 s how many of
+their processes remain; (2) then
 ``qmail-send`` gets ``d`` (TERM then CONT to its main pid only: its helpers must
 not be signalled, or it abandons deliveries) and is waited for while it finishes
 the deliveries under way; (3) then the log services, last, so that qmail-send's
@@ -12,8 +15,9 @@ final lines are logged. ``qm-start`` goes the other way: logs, then qmail-send
 Without ``-t`` it waits as long as the stop takes, saying every few seconds what
 is still up. With ``-t N`` it returns within N seconds: what is still up then
 gets SIGKILL (``k``), is named, and the exit is 1 (qmail's queue is crash-safe:
-a killed delivery is repeated, never lost). An administration lock,
-``SVDIR/.qm-lock``, keeps two runs from interleaving (the second waits);
+a killed delivery is repeated, never lost); the intake sessions still running at
+the deadline get SIGTERM (qmail-send's helpers never get a signal from qm-stop).
+An administration lock, ``SVDIR/.qm-lock``, keeps two runs from interleaving (the second waits);
 ``--skiplock`` ignores it, for root only. Exit codes: 0 done, 1 deadline hit,
 100 usage, 111 system error.
 """
@@ -168,7 +172,7 @@ class Step:
 def plan(prog: str, options: Options) -> Iterator[Step]:
     intake, sender, logs = services(options.svdir)
     if prog == "qm-stop":
-        yield Step("intake", intake, b"d", "D")
+        yield Step("intake", intake, b"d", "E")
         yield Step("qmail-send", sender, b"d", "D")
         if not options.keep_logs:
             yield Step("logs", logs, b"d", "D")
@@ -191,26 +195,58 @@ def run_step(prog: str, step: Step, deadline: float | None, origin: Origin, verb
         return reached(step.goal, v, None) or (bool(v.error) and v.fault == view.NOT_RUNNING)
 
     def progress(pending: list[str]) -> None:
+        if step.goal == "E":
+            remaining = sum(len(_read(directory, origin).members()) for directory in pending)
+            say(f"{prog}: {step.what}: {remaining} processes of its sessions remain")
         for directory in pending:
             say(f"{prog}: still waiting for {directory}: {state(directory, origin)}")
 
-    left = until(step.directories, settled, deadline, origin, progress, PROGRESS_EVERY)
+    left = until(step.directories, settled, deadline, origin, progress, PROGRESS_EVERY,
+                 trees=step.goal == "E")
     return _deadline(prog, step, left, origin) if left else exits.OK
 
 
 def _deadline(prog: str, step: Step, pending: list[str], origin: Origin) -> int:
     for directory in pending:
         now_state = state(directory, origin)
-        if step.letters == b"d":
+        v = _read(directory, origin)
+        if step.letters == b"d" and v.up:
             send(directory, b"k")
             origin.back()
             warn(f"deadline: killed {directory} ({now_state})")
-        else:
+        if step.goal == "E" and v.left:
+            warn(f"deadline: sent TERM to the {_terminate(v.members())} processes "
+                 f"{directory} left")
+        elif step.letters != b"d":
             warn(f"deadline: {directory} is not up: {now_state}")
     if step.letters == b"d":
         warn("a delivery killed in progress is made again at the next start:"
                    " qmail's queue loses nothing")
     return DEADLINE_HIT
+
+
+def _terminate(pids: list[int]) -> int:
+    """TERM (then CONT) each of `pids`, as ``d`` does to a main pid; how many were there.
+
+    `signal` is imported here, at a deadline only: it loads enum, which a client avoids.
+    """
+    import signal
+
+    count = 0
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGCONT)
+            count += 1
+        except ProcessLookupError:
+            pass
+    return count
+
+
+def _read(directory: str, origin: Origin) -> View:
+    v = view.read(directory)
+    origin.back()
+    return v
 
 
 def _rest_without_waiting(prog: str, steps: list[Step], origin: Origin) -> None:

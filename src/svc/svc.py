@@ -20,7 +20,9 @@ A part with ``+`` or ``=`` ends with ``l``, which puts the default target back
 for whatever another client writes next.
 
 Waiting, in s6-svc's style: ``-wu`` up, ``-wU`` up and ready, ``-wd`` down,
-``-wD`` down with finish done, ``-wr`` restarted, ``-wR`` restarted and ready;
+``-wD`` down with finish done, ``-wE`` down with finish done and the service's
+process tree empty (what ./run left behind is gone: ours, not s6's), ``-wr``
+restarted, ``-wR`` restarted and ready;
 ``-T ms`` is the deadline (0 or none: no deadline). Exit codes with ``-w``:
 0 every directory got there, 99 the deadline passed for some directory (each
 is named with its state), 1 some directory cannot get there (no supervisor,
@@ -43,7 +45,7 @@ from svc.send import send
 PROG = "svc"
 LETTERS = SVC_LETTERS  # the control alphabet's letters, but encore's w (-w waits)
 MAX_LETTERS = 20  # daemontools' buffer
-WAITS = "uUdDrR"
+WAITS = "uUdDErR"
 DAEMONTOOLS_OPTIONS = (
     "svc options: u up, d down, o once, x exit, p pause, c continue,"
     " h hup, a alarm, i interrupt, t term, k kill"
@@ -51,7 +53,8 @@ DAEMONTOOLS_OPTIONS = (
 MORE_OPTIONS = (
     "svc also: q quit, 1 usr1, 2 usr2, y winch;"
     " + to the process group, = to the main pid, L to the log, l to the main service;"
-    " -wu|-wU|-wd|-wD|-wr|-wR wait for up|ready|down|finished|restarted|restarted and ready;"
+    " -wu|-wU|-wd|-wD|-wE|-wr|-wR wait for up|ready|down|finished|finished with its process"
+    " tree empty|restarted|restarted and ready;"
     " -T ms deadline"
 )
 #: -w: some directory could not be controlled at all (its wait found nothing amiss)

@@ -5,16 +5,20 @@ seconds, normally down, paused, want down`` ...), then what daemontools cannot
 say, only when it applies and only from our own ``xstatus``: ``, ready N
 seconds``, ``, running finish``, ``, failed permanently``, ``, backing off: next
 start in N seconds`` (a crash loop's back-off, see ``backoff-max``), and how the
-last run ended (``, exited 0`` or ``, killed by SIGTERM``). Always exits 0, as
-daemontools'.
+last run ended (``, exited 0`` or ``, killed by SIGTERM``), and, once ./run is
+not running, what it left behind (``, 2 processes left``: its tree, see
+`supervise.tree`). Always exits 0, as daemontools'.
 
 For scripts: ``svstat -o field,field dir ...`` prints the fields' values,
 space-separated, one line per directory (s6-svstat's field names and
 spellings), and ``svstat --json dir ...`` one JSON object per line and
-directory. These modes exit 0 when every directory was read, 1 when some
-supervisor is not running, 111 when some directory could not be read, 100 on
-a usage error. ``svstat --check dir ...`` prints the classic lines, then one summary
-line, and exits 0, 1 or 2 as monitoring plugins do (`svc.check`).
+directory. The tree's fields: ``tree`` (``cgroup`` or ``session``), ``processes``
+in it (./run included), ``left`` (the same, 0 while ./run runs), and with a cgroup
+``memory`` (bytes, where its memory controller is on) and ``cpuusec`` (CPU time,
+microseconds); -1 or null where unknown. These modes exit 0 when every directory
+was read, 1 when some supervisor is not running, 111 when some directory could not
+be read, 100 on a usage error. ``svstat --check dir ...`` prints the classic lines, then
+one summary line, and exits 0, 1 or 2 as monitoring plugins do (`svc.check`).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import time
 from cmdline import exits, out
 from cmdline.cwd import Origin
 from cmdline.out import Usage, warn
-from supervise import layout
+from supervise import layout, tree
 from supervise.record import STATE_WORDS, WANT_WORDS
 from svc import check, view
 from svc.view import View
@@ -58,6 +62,14 @@ def _since(stamp: Tai64n | None, now: float) -> int | None:
 
 def _left(stamp: Tai64n | None, now: float) -> int | None:
     return None if stamp is None else layout.seconds_until(stamp.seconds, now)
+
+
+def _tree(v: View, count: Callable[[], int]) -> int | None:
+    return None if v.followed is None else count()
+
+
+def _usage(v: View) -> tuple[int | None, int | None]:
+    return (None, None) if v.followed is None else tree.usage(*v.followed)
 
 
 def _updown(v: View) -> Tai64n | None:
@@ -103,6 +115,12 @@ FIELDS: dict[str, tuple[Callable[[View, float], Value], str]] = {
     "backoff": (lambda v, now: v.backoff_until is not None, "false"),
     "backoffuntil": (lambda v, now: _label(v.backoff_until), "NA"),
     "backoffleft": (lambda v, now: _left(v.backoff_until, now), "-1"),
+    # the process tree (supervise/tree): how it is followed, what is in it
+    "tree": (lambda v, now: None if v.followed is None else v.followed[0], "NA"),
+    "processes": (lambda v, now: _tree(v, lambda: len(v.members())), "-1"),
+    "left": (lambda v, now: _tree(v, lambda: v.left), "-1"),
+    "memory": (lambda v, now: _usage(v)[0], "-1"),
+    "cpuusec": (lambda v, now: _usage(v)[1], "-1"),
 }
 
 

@@ -15,7 +15,7 @@ import errno
 import os
 import time
 
-from supervise import layout, record
+from supervise import layout, record, tree
 from supervise.errtext import describe
 from supervise.record import Extra, Status
 
@@ -32,7 +32,10 @@ class View:
     """One directory at one moment: its status record, or `error` (a text, as svstat prints
     it), or both when the supervisor is gone but its last status is still there."""
 
-    __slots__ = ("error", "extra", "fault", "normally_up", "record", "status", "torn")
+    __slots__ = (
+        "_members", "error", "extra", "fault", "followed", "normally_up", "record", "status",
+        "torn",
+    )
 
     def __init__(self) -> None:
         self.error = ""
@@ -42,6 +45,8 @@ class View:
         self.status: Status | None = None
         self.extra: Extra | None = None
         self.torn = False  # xstatus was newer than status on every try: readiness unknown
+        self.followed: tuple[str, str] | None = None  # what supervise/tree says
+        self._members: list[int] | None = None
 
     def failed(self, fault: str, error: str) -> View:
         self.fault, self.error = fault, error
@@ -112,6 +117,19 @@ class View:
             return None
         return self.extra.exit_code, self.extra.exit_signal
 
+    def members(self) -> list[int]:
+        """The processes of the service's tree (main pid, leftovers, finish), counted when
+        first asked; none when its tree is not followed (`supervise.tree`)."""
+        if self._members is None:
+            found = None if self.followed is None else tree.members(*self.followed)
+            self._members = found or []
+        return self._members
+
+    @property
+    def left(self) -> int:
+        """Processes left in the tree while ./run is not running (0 while it is)."""
+        return 0 if self.up else len(self.members())
+
     def identity(self) -> tuple[int, int, int]:
         """What changes each time ./run starts or stops: (stamp seconds, nanoseconds, pid)."""
         if self.status is None:
@@ -144,6 +162,7 @@ def read(directory: str) -> View:
     if error_text is not None:
         return view.failed(UNREADABLE, error_text)
     _read_extra(view)
+    view.followed = tree.read()
     return view
 
 

@@ -28,6 +28,7 @@ GOALS = {
     "U": "up and ready",
     "d": "down",
     "D": "down with finish done",
+    "E": "down with its process tree empty",
     "r": "restarted",
     "R": "restarted and ready",
 }
@@ -39,7 +40,7 @@ CANNOT = 1  # no supervisor, or the service failed permanently
 
 def reached(goal: str, v: View, before: View | None) -> bool:
     """Whether `v` is what `goal` waits for; `before` is the directory before the command."""
-    if v.error and not (goal in "dD" and v.fault == view.NOT_RUNNING and v.status):
+    if v.error and not (goal in "dDE" and v.fault == view.NOT_RUNNING and v.status):
         return False  # a supervisor that wrote its last status and exited still counts for down
     if goal == "u":
         return v.up
@@ -49,6 +50,8 @@ def reached(goal: str, v: View, before: View | None) -> bool:
         return not v.up
     if goal == "D":
         return v.pid == 0 and not v.finishing
+    if goal == "E":
+        return v.pid == 0 and not v.finishing and not v.members()
     started_again = before is None or before.error or v.identity() != before.identity()
     return bool(started_again) and (v.up if goal == "r" else v.ready)
 
@@ -82,17 +85,20 @@ def until(
     origin: Origin,
     idle: Callable[[list[str]], None] | None = None,
     every: float = watch.SAFETY_CHECK,
+    trees: bool = False,
 ) -> list[str]:
     """Read each directory until `done(directory, view)` holds for all, or `deadline` passes.
 
     The one waiting loop of svc -w and qm-stop/qm-start: between rounds it
     sleeps on the watcher (never a tight loop), and calls `idle(pending)` about
     every `every` seconds. Returns the directories still pending at the
-    deadline (empty when all were done).
+    deadline (empty when all were done). `trees`: the goal is also an empty process
+    tree, which changes no status file: the watcher also wakes when a cgroup empties,
+    and a tree followed by its session is counted again every `watch.TREE_POLL` s.
     """
     pending = list(directories)
     last_idle = time.monotonic()
-    with watch.Watcher(pending) as watcher:
+    with watch.Watcher(pending, trees) as watcher:
         while True:
             pending = [d for d in pending if not done(d, _read(d, origin))]
             now = time.monotonic()
@@ -138,7 +144,7 @@ def wait(
             cannot.append(directory)
         return why is not None
 
-    left = until(directories, done, deadline, origin)
+    left = until(directories, done, deadline, origin, trees=goal == "E")
     for directory in left:
         warn(f"timed out waiting for {directory} to be {GOALS[goal]}: "
              f"{state(directory, origin)}")

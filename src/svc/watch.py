@@ -17,7 +17,7 @@ import os
 import select
 import time
 
-from supervise import inotify
+from supervise import inotify, tree
 
 DIRECTORY_EVENTS = (
     inotify.IN_MOVED_TO | inotify.IN_MODIFY | inotify.IN_DELETE_SELF | inotify.IN_MOVE_SELF
@@ -25,6 +25,7 @@ DIRECTORY_EVENTS = (
 OK_EVENTS = inotify.IN_CLOSE_NOWRITE | inotify.IN_DELETE_SELF | inotify.IN_MOVE_SELF
 
 SAFETY_CHECK = 2.0  # seconds between checks even when no event came
+TREE_POLL = 0.1  # seconds between counts of a tree followed by session (no event for it)
 FIRST_SLEEP = 0.02  # without inotify
 LAST_SLEEP = 0.5
 
@@ -32,11 +33,28 @@ LAST_SLEEP = 0.5
 class Watcher:
     """Watches the ``supervise/`` of each directory; `sleep` returns after an event or a time."""
 
-    __slots__ = ("fd", "nap")
+    __slots__ = ("fd", "nap", "poll")
 
-    def __init__(self, directories: list[str]) -> None:
+    def __init__(self, directories: list[str], trees: bool = False) -> None:
         self.fd = _inotify(directories)
         self.nap = FIRST_SLEEP
+        self.poll = SAFETY_CHECK
+        if trees:
+            self._watch_trees(directories)
+
+    def _watch_trees(self, directories: list[str]) -> None:
+        """Wake when a directory's cgroup empties (``cgroup.events`` changes); a tree
+        followed by its session has no such event: count it every `TREE_POLL` s."""
+        for directory in directories:
+            followed = tree.read(os.path.join(directory, "supervise"))
+            if followed is None:
+                continue
+            kind, where = followed
+            if kind == tree.CGROUP and self.fd is not None and inotify.add_watch(
+                self.fd, os.path.join(where, "cgroup.events"), inotify.IN_MODIFY
+            ):
+                continue
+            self.poll = TREE_POLL
 
     def __enter__(self) -> Watcher:
         return self
@@ -52,7 +70,7 @@ class Watcher:
             self.nap = min(self.nap * 2, LAST_SLEEP)
             time.sleep(max(pause, 0))
             return
-        timeout = SAFETY_CHECK if limit is None else min(limit, SAFETY_CHECK)
+        timeout = self.poll if limit is None else min(limit, self.poll)
         ready, _, _ = select.select([self.fd], [], [], max(timeout, 0))
         if ready:
             inotify.drain(self.fd)

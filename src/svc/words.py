@@ -51,6 +51,9 @@ def extras(v: View, now: float) -> str:
     if ended is not None:
         code, signum = ended
         text += f", killed by {signal_name(signum)}" if signum else f", exited {code}"
+    left = v.left
+    if left:
+        text += f", {left} process left" if left == 1 else f", {left} processes left"
     return text
 
 

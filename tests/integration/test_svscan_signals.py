@@ -514,7 +514,10 @@ async def test_usr1_dumps_the_state(tmp_path: Path, start_svscan: Any) -> None:
                                  for line in last_dump(daemon)), what="the whole dump")
     lines = last_dump(daemon)
     assert re.fullmatch(rf"pid {daemon.pid}, up \d+ seconds, 2 services, 3 children", lines[0])
-    by_path = {line.split(":", 1)[0]: line for line in lines[1:4]}
+    states = [line for line in lines[1:] if ": tree (" not in line][:3]
+    by_path = {line.split(":", 1)[0]: line for line in states}
+    trees = {line.split(":", 1)[0]: line for line in lines if ": tree (" in line}
+    assert re.fullmatch(rf"a: tree \((cgroup|session) \S+\): 1 processes.*: {a_pid}", trees["a"])
     assert re.fullmatch(
         rf"a: up \(pid {a_pid}\) \d+ seconds, 0 restarts, ready \d+ seconds, want up", by_path["a"]
     )

@@ -79,7 +79,7 @@ CLIENTS = [
     "svc.view", "svc.words", "svc.send", "svc.wait", "svc.watch", "svc.check",
     "cmdline.out", "cmdline.exits", "cmdline.getopt", "cmdline.cwd", "cmdline.version",
     "supervise.layout", "supervise.record", "supervise.tai", "supervise.value",
-    "supervise.alphabet", "supervise.errtext", "supervise.inotify",
+    "supervise.alphabet", "supervise.errtext", "supervise.inotify", "supervise.tree",
 ]
 
 #: All a client may load beyond a bare interpreter: our import-free modules and cheap

@@ -28,9 +28,11 @@ from supervise.machine import (
     SHUTDOWN_QUIET,
     START_INTERVAL,
     TABLE,
+    TREE_POLL,
     Action,
     ArmTimeout,
     CancelTimer,
+    CheckTree,
     Control,
     Event,
     Exit,
@@ -44,6 +46,7 @@ from supervise.machine import (
     SetTimer,
     Shutdown,
     Signal,
+    SignalTree,
     Spawn,
     Spawned,
     SpawnFailed,
@@ -52,6 +55,7 @@ from supervise.machine import (
     StatusWritten,
     Timer,
     TimerDue,
+    TreeCounted,
     WriteStatus,
     extra_of,
     initial,
@@ -113,6 +117,14 @@ FINISHING = State(
 )
 #: SpawnFinish issued, FinishSpawned not yet fed back.
 FINISH_UNSPAWNED = attrs.evolve(FINISHING, pid=0)
+TREE = "cgroup /sys/fs/cgroup/supervise.1/web.2"
+#: ./run (with kill-leftovers) died 10 s ago; its leftovers are being stopped, and the
+#: restart waits for them.
+DOWN_DRAINING = State(
+    phase=Phase.DOWN, want=Want.UP, stamp=NOW - 10, last_start=NOW - 40, last_exit=(0, 0),
+    tree=TREE, draining=True, held=True,
+)
+FINISH_DRAINING = attrs.evolve(FINISHING, tree=TREE, draining=True)
 
 
 class Cell(NamedTuple):
@@ -176,6 +188,12 @@ CELLS: list[Cell] = [
          (WriteStatus(),), "the failed status write is due again"),
     cell(DOWN_THROTTLED, Shutdown(), (CancelTimer(Timer.START), Exit()),
          "5.5 runsv TERM: like x; nothing runs, so exit now", exiting=True, start_pending=False),
+    cell(DOWN_DRAINING, TreeCounted(0),
+         (CancelTimer(Timer.KILL), CancelTimer(Timer.TREE), Spawn()),
+         "kill-leftovers: the tree is empty, the held restart happens (last start 40 s ago)",
+         draining=False, held=False),
+    cell(DOWN_DRAINING, TimerDue(Timer.TREE), (CheckTree(),),
+         "kill-leftovers: count the drained tree again"),
     # ================================ RUN =================================
     cell(RUN_STOPPING, Control(Command.UP), (),
          "3.2 u while up: want up only; got TERM stays until it exits (2.2 byte 18)",
@@ -218,6 +236,10 @@ CELLS: list[Cell] = [
     cell(attrs.evolve(RUN_STOPPING, quiet=True, exiting=True), TimerDue(Timer.STATUS),
          (WriteStatus(),), "the shutdown's quiet period is over: still running, say so",
          quiet=False),
+    cell(attrs.evolve(RUNNING, tree=TREE), TreeCounted(3), (),
+         "a count while ./run runs decides nothing: leftovers are only drained after it"),
+    cell(attrs.evolve(RUNNING, tree=TREE), TimerDue(Timer.TREE), (),
+         "stale: no tree is drained while ./run runs"),
     cell(RUN_PAUSED, Shutdown(), (*_KILL_SETUP, SetTimer(Timer.STATUS, SHUTDOWN_QUIET)),
          "5.5 runsv TERM: stop the service like d (down-signal + CONT), then exit; "
          "its status waits for the quiet period (most are gone by then: one write)",
@@ -257,6 +279,10 @@ CELLS: list[Cell] = [
     cell(FINISHING, TimerDue(Timer.KILL), (), "stale: run already ended"),
     cell(attrs.evolve(FINISHING, quiet=True), TimerDue(Timer.STATUS), (WriteStatus(),),
          "the quiet period is over while finish runs", quiet=False),
+    cell(FINISH_DRAINING, TreeCounted(2), (SetTimer(Timer.TREE, TREE_POLL),),
+         "kill-leftovers: 2 processes left while finish runs: count again soon"),
+    cell(FINISH_DRAINING, TimerDue(Timer.TREE), (CheckTree(),),
+         "kill-leftovers: count the drained tree again (finish too, in a cgroup)"),
     cell(FINISHING, Shutdown(), (SetTimer(Timer.STATUS, SHUTDOWN_QUIET),),
          "let finish complete (under timeout-finish), then exit",
          exiting=True, want=Want.DOWN, quiet=True),
@@ -1138,12 +1164,12 @@ policies: st.SearchStrategy[machine.Policy] = st.sampled_from(
      machine.Policy(backoff_max=0.5, backoff_reset=0.2, permafail_deaths=1, permafail_secs=0)]
 ) | st.builds(
     machine.Policy, st.sampled_from([0.0, 0.3, 1.0, 4.0, 3600.0]),
-    st.none() | st.floats(0, 100), st.integers(0, 5), st.floats(0, 100),
+    st.none() | st.floats(0, 100), st.integers(0, 5), st.floats(0, 100), st.booleans(),
 )
 
 events: st.SearchStrategy[Event] = st.one_of(
     st.builds(Control, st.sampled_from(Command)),
-    st.builds(Spawned, pids),
+    st.builds(Spawned, pids, st.booleans(), st.sampled_from(["", TREE])),
     st.just(SpawnFailed()),
     st.builds(RunExited, codes, st.integers(0, 64), st.booleans(), policy=policies),
     st.builds(FinishSpawned, pids),
@@ -1151,10 +1177,11 @@ events: st.SearchStrategy[Event] = st.one_of(
     st.just(Ready()),
     st.builds(TimerDue, st.sampled_from(Timer)),
     st.builds(Shutdown, st.booleans()),
+    st.builds(TreeCounted, st.integers(0, 3)),
 )
 starts = st.sampled_from(
     [initial(NOW, down_file=False).state, initial(NOW, down_file=True).state, RUNNING, FINISHING,
-     FINISH_UNSPAWNED, DOWN_THROTTLED, DOWN_FAILED]
+     FINISH_UNSPAWNED, DOWN_THROTTLED, DOWN_FAILED, DOWN_DRAINING, FINISH_DRAINING]
 )
 
 
@@ -1173,6 +1200,9 @@ def check_state(state: State, finish_spawned: bool) -> None:
     assert not state.term_sent or state.phase is Phase.RUN
     assert not state.ready or state.phase is Phase.RUN
     assert not state.start_pending or state.phase is Phase.DOWN
+    # a start is held only by a drain, and only while down; nothing is drained while up
+    assert not state.held or (state.draining and state.phase is Phase.DOWN)
+    assert not state.draining or state.phase is not Phase.RUN
     assert not state.failed or state.want is Want.DOWN
     assert unpack(pack(status)) == status
     extra = extra_of(attrs.evolve(state, notify=True))
@@ -1237,6 +1267,7 @@ class Driver:
     next_pid: int = 100
     spawn_times: list[float] = attrs.Factory(list)
     exited: bool = False
+    leftovers: int = 0  # processes ./run left behind, in its tree
 
     def feed(self, event: Event) -> None:
         """One input and what it leads to; the status written once at the end, as
@@ -1264,7 +1295,7 @@ class Driver:
             if draw(st.booleans(), "spawn ok"):
                 self.next_pid += 1
                 self.alive, self.live_pid = "run", self.next_pid
-                return [Spawned(self.next_pid)]
+                return [Spawned(self.next_pid, tree=draw(st.sampled_from(["", TREE]), "tree"))]
             return [SpawnFailed()]
         if isinstance(action, SpawnFinish):
             assert self.alive is None
@@ -1284,6 +1315,11 @@ class Driver:
                 self.timers.pop(action.timer, None)
         elif isinstance(action, CancelTimer):
             self.timers.pop(action.timer, None)
+        elif isinstance(action, SignalTree):
+            if action.signum == signal.SIGKILL or draw(st.booleans(), "leftovers obey"):
+                self.leftovers = 0
+        elif isinstance(action, CheckTree):
+            return [TreeCounted(self.leftovers)]
         elif isinstance(action, Exit):
             assert self.alive is None
             self.exited = True
@@ -1299,7 +1335,9 @@ class Driver:
             assert self.alive == state.phase.name.lower() and state.pid == self.live_pid
         # never stuck: down, wanted up and allowed to run => a start is scheduled
         if state.phase is Phase.DOWN and not state.exiting:
-            if state.want is Want.UP and not state.failed:
+            if state.want is Want.UP and not state.failed and state.held:
+                assert state.draining and Timer.TREE in self.timers  # counted again soon
+            elif state.want is Want.UP and not state.failed:
                 assert state.start_pending and Timer.START in self.timers
             if state.want is Want.DOWN:
                 assert not state.start_pending
@@ -1316,6 +1354,7 @@ class Driver:
     def dies(self, code: int | None, signum: int) -> None:
         self.alive, self.live_pid = None, 0
         if self.state.phase is Phase.RUN:
+            self.leftovers = self.data.draw(st.integers(0, 2), "leftovers")
             self.feed(RunExited(code, signum, self.data.draw(st.booleans(), "has finish"),
                                 policy=self.data.draw(policies, "policy")))
         else:
@@ -1548,6 +1587,78 @@ def test_only_a_running_run_is_watched_after_a_handover(
     phase: Phase, pid: int, watched: bool
 ) -> None:
     assert machine.watched_after_handover(State(phase=phase, pid=pid)) is watched
+
+
+# =============================== the process tree (issue 15) ==================
+
+
+MIXED = machine.Policy(kill_leftovers=True)
+
+
+def test_spawned_names_its_tree_and_the_files_say_it() -> None:
+    """The tree of the new start is written in supervise/tree, before status; it needs
+    no xstatus (a service with nothing else to say still has none: one file less)."""
+    state = step(DOWN_STARTING, Spawned(5000, tree=TREE), NOW).state
+    assert state.tree == TREE
+    files = machine.status_files(attrs.evolve(state, last_exit=None), has_extra=False)
+    assert [name for name, _ in files] == ["pid", "stat", "tree", "status"]
+    assert dict(files)["tree"] == TREE.encode() + b"\n"
+    untracked = step(DOWN_STARTING, Spawned(5000), NOW).state
+    assert "tree" not in dict(machine.status_files(untracked, has_extra=False))
+
+
+def test_leftovers_are_reported_not_killed_by_default() -> None:
+    """daemontools: ./run exits, the restart is at once, whatever it left behind."""
+    result = step(attrs.evolve(RUNNING, tree=TREE), RunExited(0), NOW)
+    assert doings(result.actions) == (CancelTimer(Timer.KILL), Spawn())
+    assert not result.state.draining
+
+
+def test_kill_leftovers_drains_the_tree_then_restarts() -> None:
+    """KillMode=mixed: TERM+CONT to the rest, KILL at timeout-kill, restart once empty."""
+    state, actions = last(attrs.evolve(RUNNING, tree=TREE), (0, RunExited(0, policy=MIXED)))
+    assert doings(actions) == (
+        CancelTimer(Timer.KILL), SignalTree(signal.SIGTERM), SignalTree(signal.SIGCONT),
+        ArmTimeout(Timer.KILL), CheckTree(),
+    )
+    assert state.draining and state.held and state.phase is Phase.DOWN
+    state, actions = last(state, (0.01, TreeCounted(2)))
+    assert doings(actions) == (SetTimer(Timer.TREE, TREE_POLL),)
+    state, actions = last(state, (5, TimerDue(Timer.KILL)))
+    assert doings(actions) == (SignalTree(signal.SIGKILL), SetTimer(Timer.KILL, KILL_REPEAT))
+    state, actions = last(state, (0.1, TimerDue(Timer.TREE)), (0, TreeCounted(0)))
+    assert Spawn() in actions and not state.draining and not state.held
+
+
+def test_kill_leftovers_without_a_tree_changes_nothing() -> None:
+    """A service whose tree is not followed (nosetsid, no cgroups) restarts as before."""
+    result = step(RUNNING, RunExited(0, policy=MIXED), NOW)
+    assert doings(result.actions) == (CancelTimer(Timer.KILL), Spawn())
+
+
+def test_draining_holds_u_and_d_cancels_the_held_start() -> None:
+    drained = attrs.evolve(DOWN_DRAINING, want=Want.DOWN, held=False)
+    state, actions = last(drained, (0, Control(Command.UP)))
+    assert state.held and Spawn() not in actions
+    state, actions = last(state, (0, Control(Command.DOWN)))
+    assert not state.held
+    state, actions = last(state, (0, TreeCounted(0)))
+    assert Spawn() not in actions and not state.draining
+
+
+def test_draining_with_finish_restarts_after_both() -> None:
+    """finish runs while the rest is drained; the start waits for both."""
+    state, _ = last(attrs.evolve(RUNNING, tree=TREE),
+                    (0, RunExited(1, has_finish=True, policy=MIXED)),
+                    (0, FinishSpawned(FINISH_PID)), (0.5, FinishExited(0)))
+    assert state.phase is Phase.DOWN and state.held
+    state, actions = last(state, (0.5, TreeCounted(0)))
+    assert Spawn() in actions
+
+
+def test_tree_count_when_not_draining_is_ignored() -> None:
+    assert step(DOWN_WANT_DOWN, TreeCounted(0), NOW).actions == ()
+    assert TABLE[Phase.DOWN][Timer.KILL](DOWN_WANT_DOWN, TimerDue(Timer.KILL), NOW).actions == ()
 
 
 def test_a_lock_held_by_another_supervisor_gives_the_directory_up() -> None:

@@ -24,11 +24,15 @@ NOW = 1_795_282_400.25
 PID = 4242
 
 
-def test_started_state_is_the_machines_plain_start() -> None:
+TREES = ["", f"session {PID}", "cgroup /sys/fs/cgroup/supervise.1/svc.2"]
+
+
+@pytest.mark.parametrize("followed", TREES)
+def test_started_state_is_the_machines_plain_start(followed: str) -> None:
     begin = machine.initial(NOW, down_file=False)
     assert machine.Spawn() in begin.actions
-    spawned = machine.step(begin.state, machine.Spawned(PID, notify=False), NOW)
-    assert handover.decode_state(prestart.started_state(PID, NOW)) == spawned.state
+    spawned = machine.step(begin.state, machine.Spawned(PID, notify=False, tree=followed), NOW)
+    assert handover.decode_state(prestart.started_state(PID, NOW, followed)) == spawned.state
 
 
 def test_started_state_crosses_as_plain_json() -> None:
@@ -42,17 +46,21 @@ def test_a_down_file_is_not_plain() -> None:
     assert "down" in prestart.NOT_PLAIN
 
 
-def test_first_status_files_are_the_machines(tmp_path: Path) -> None:
+@pytest.mark.parametrize("followed", TREES)
+def test_first_status_files_are_the_machines(tmp_path: Path, followed: str) -> None:
     service = tmp_path / "svc"
     (service / "supervise").mkdir(parents=True)
     lock = os.open(service / "supervise" / "lock", os.O_RDWR | os.O_CREAT, 0o600)
     os.mkfifo(service / "supervise" / "ok", 0o600)
     taken = prestart.Taken(Descriptors(lock), (1, 2))
     taken.pid = PID
+    taken.tree = followed
     try:
         prestart._announce(str(service), taken, NOW)
-        state = handover.decode_state(prestart.started_state(PID, NOW))
-        for name, data in machine.status_files(state, has_extra=False):
+        state = handover.decode_state(prestart.started_state(PID, NOW, followed))
+        files = machine.status_files(state, has_extra=False)
+        assert ("tree" in dict(files)) == bool(followed)
+        for name, data in files:
             assert (service / "supervise" / name).read_bytes() == data, name
         assert not (service / "supervise" / "xstatus").exists()
         assert taken.fds.ok is not None  # ok opened once the status is there

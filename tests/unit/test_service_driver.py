@@ -40,10 +40,11 @@ class FakeReaper:
     next_pid: int = 1000
     _waiting: dict[int, Callable[[int], None]] = attrs.Factory(dict)
     _spawn_seen: trio.Event = attrs.Factory(trio.Event)  # set (and replaced) at each spawn
+    cgroups: None = None  # no cgroup: trees are sessions
 
     def spawn(
         self, dir_fd: int, program: str, args: list[str], on_exit: Callable[[int], None],
-        *, setsid: bool = True, fds: dict[int, int] | None = None,
+        *, setsid: bool = True, fds: dict[int, int] | None = None, cgroup: str | None = None,
     ) -> int:
         if self.failing:
             self.failing -= 1

@@ -126,9 +126,9 @@ def test_missing_argument(argv: list[str]) -> None:
 
 @pytest.mark.parametrize("value", ["x", "ud", "uu", "k", "", "-u", "0"])
 def test_bad_wait_letter(value: str) -> None:
-    """-w takes exactly one of u U d D r R."""
+    """-w takes exactly one of u U d D E r R."""
     lines = _usage_lines(["-w", value, "a"])
-    assert lines[0].startswith("svc: -w takes one of u U d D r R")
+    assert lines[0].startswith("svc: -w takes one of u U d D E r R")
     assert repr(value) in lines[0]
     assert lines[1] == DAEMONTOOLS_LINE_2
 

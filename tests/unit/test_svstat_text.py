@@ -447,3 +447,36 @@ def test_main_usage_exit(capsys: pytest.CaptureFixture[str]) -> None:
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.startswith("svstat: unknown field bogus")
+
+
+# --- the process tree (issue 15) --------------------------------------------------------
+
+
+def with_tree(v: View, pids: list[int]) -> View:
+    """`v` whose tree (a session, as supervise/tree would name it) holds `pids` now."""
+    v.followed = ("session", "4711")
+    v._members = pids
+    return v
+
+
+@pytest.mark.parametrize(("v", "text"), [
+    (with_tree(ours(0, STATE_DOWN, EXITED, signum=15), [12, 13]),
+     "down 2 seconds, normally up, want up, killed by SIGTERM, 2 processes left"),
+    (with_tree(ours(0, STATE_DOWN, EXITED, code=0), [12]),
+     "down 2 seconds, normally up, want up, exited 0, 1 process left"),
+    (with_tree(ours(0, STATE_DOWN, EXITED, code=0), []),
+     "down 2 seconds, normally up, want up, exited 0"),
+    (with_tree(ours(383, STATE_RUN, 0), [383, 384, 385]), "up (pid 383) 2 seconds"),
+])
+def test_processes_left_only_while_run_is_not_running(v: View, text: str) -> None:
+    """daemontools' text unchanged, and ', N processes left' only when ./run is not
+    running and its tree is not empty."""
+    assert classic(v, NOW) + extras(v, NOW) == text
+
+
+def test_fields_tree() -> None:
+    up = with_tree(ours(383, STATE_RUN, 0), [383, 384, 385])
+    assert fields_line(up, "tree,processes,left,memory,cpuusec") == "session 3 0 -1 -1"
+    down = with_tree(ours(0, STATE_DOWN, EXITED), [384, 385])
+    assert fields_line(down, "processes,left") == "2 2"
+    assert fields_line(ours(0, STATE_DOWN, EXITED), "tree,processes,left") == "NA -1 -1"

@@ -9,6 +9,8 @@ is not ready; FAILED is hopeless for u U r R; FINISHING is not "finish done").
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from supervise import record
@@ -180,9 +182,27 @@ def test_reached_returns_bool() -> None:
 
 
 def test_goals() -> None:
-    """The six goals s6-svc knows, and what the messages call them."""
-    assert "".join(GOALS) == "uUdDrR"
+    """The six goals s6-svc knows, ours (E), and what the messages call them."""
+    assert "".join(GOALS) == "uUdDErR"
     assert GOALS["D"] == "down with finish done"
+    assert GOALS["E"] == "down with its process tree empty"
+
+
+def _followed(v: View, sid: int) -> View:
+    v.followed = ("session", str(sid))
+    return v
+
+
+def test_e_waits_for_the_tree_as_well() -> None:
+    """E: D's rule, and nothing left in the tree. This test's own session is not empty;
+    a session no process has (pid_max is at most 2**22) is."""
+    mine = os.getsid(0)
+    assert not reached("E", _followed(runit(0, STATE_DOWN), mine), None)
+    assert reached("D", _followed(runit(0, STATE_DOWN), mine), None)
+    assert reached("E", _followed(runit(0, STATE_DOWN), 2**22 + 7), None)
+    assert not reached("E", _followed(runit(12, STATE_RUN), 2**22 + 7), None)
+    assert not reached("E", _followed(runit(13, STATE_FINISH), 2**22 + 7), None)
+    assert reached("E", runit(0, STATE_DOWN), None), "a tree not followed counts as empty"
 
 
 # --- hopeless -------------------------------------------------------------------------------
