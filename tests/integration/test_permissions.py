@@ -115,4 +115,6 @@ async def test_permissions_for_others_are_taken_away(open_root: Path, start_daem
     start_daemon(service)
     await eventually(lambda: stat.S_IMODE((sup / "control").stat().st_mode) == 0o660,
                      what="control brought to 0660")
+    # ok is made after control is put right: wait for it, then check its mode
+    await eventually(lambda: (sup / "ok").exists(), what="ok made")
     assert stat.S_IMODE((sup / "ok").stat().st_mode) == 0o600
