@@ -57,10 +57,14 @@ exec sleep 1000"""
 def tracking(request: pytest.FixtureRequest) -> str:
     """How the daemon follows trees; the cgroup run needs a writable cgroup2 here."""
     if request.param == "cgroup":
-        own = own_cgroup()
-        if own is None or not os.access(own / "cgroup.procs", os.W_OK):
-            unavailable("a cgroup2 hierarchy the daemon may create cgroups in")
+        need_cgroups()
     return str(request.param)
+
+
+def need_cgroups() -> None:
+    own = own_cgroup()
+    if own is None or not os.access(own / "cgroup.procs", os.W_OK):
+        unavailable("a cgroup2 hierarchy the daemon may create cgroups in")
 
 
 @pytest.fixture
@@ -287,6 +291,30 @@ async def test_a_taken_back_run_keeps_its_tree(
     assert result.returncode == 0, result.stderr
     assert [pid for pid in pids if pid_alive(pid)] == []
     assert took < 5.0
+
+
+async def test_a_taken_back_run_in_no_cgroup_of_ours_keeps_its_session(
+    tmp_path: Path, start_daemon: Callable[..., Daemon], leftovers: list[int],
+) -> None:
+    """Taken back by a daemon with cgroups from one without: there is no cgroup of ours to
+    move it from (said once); it is taken back all the same, and its session followed."""
+    need_cgroups()
+    service = make_service(tmp_path, "svc", FAMILY_RUN, kill_leftovers="", timeout_kill="300")
+    first = start_daemon(service, env={**os.environ, cgroups.SETTING: "0"})
+    pids = await family(service, 3)
+    leftovers.extend(pids)
+    main = read_status(service).pid
+    first.process.kill()
+    first.process.wait()
+    second = start_daemon(service, env={**os.environ, cgroups.SETTING: "1"})
+    await eventually(lambda: supervisor_listening(service), what="taken back")
+    assert read_status(service).pid == main
+    assert second.stderr().count(f"unable to move run (pid {main}) into ") == 1
+    assert "its session is followed" in second.stderr()
+    assert fields(service, "tree,processes") == ["session", "3"]
+    result, _ = await svc_wait("-d", "-wE", "-T", "10000", str(service), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [pid for pid in pids if pid_alive(pid)] == []
 
 
 # --- qm-stop and a tcpserver-like intake -----------------------------------------------
