@@ -28,7 +28,8 @@ gives it) are enabled there for the services; the daemon does not move itself ou
 A cgroup is removed when its service is forgotten, if empty (a populated one cannot be:
 what is left in it is said, and it is tried again at exit); ``supervise.PID.START`` at exit.
 Leftovers of a daemon killed with ``kill -9`` (``supervise.PID.START`` of a pid that is gone)
-are removed at the next start when empty.
+are removed at the next start when empty; the cgroup of a ./run the next daemon takes back
+(`supervise.adoption`) is emptied into that daemon's cgroup for the service, then removed.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ if TYPE_CHECKING:
 SETTING = "SUPERVISE_CGROUPS"
 _OFF = ("0", "no", "off", "false")
 PREFIX = "supervise."
+#: Rounds of moves of a dead daemon's service cgroup (`Cgroups.take_over`): each moves
+#: what the last left, so only a tree forking faster than it is moved outlasts them.
+MOVE_ROUNDS = 100
 _SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+-")
 
 
@@ -96,6 +100,40 @@ class Cgroups:
         except OSError:
             return False
         return True
+
+    def take_over(self, old: str, pid: int, new: str) -> str | None:
+        """Move the processes of `old`, the cgroup where a daemon of ours that is gone
+        (``kill -9``) kept ./run `pid`, into `new`, this daemon's cgroup for the service;
+        then remove `old`, and its subtree if that is now empty. None once done, else why
+        not (`old` untouched unless the moves themselves fail).
+
+        Only a service's cgroup in a subtree of our kind inside `own` whose daemon is gone
+        (`service_subtree`, `stale`), holding `pid`, is touched. A process forked during
+        the move is born in `old`: moved in the next round, up to `MOVE_ROUNDS`.
+        """
+        subtree = service_subtree(self.own, old)
+        if subtree is None or not stale(subtree):
+            return f"{old} is not a cgroup of a daemon of ours that is gone"
+        inside = tree.members(tree.CGROUP, old)
+        if inside is None or pid not in inside:
+            return f"pid {pid} is not in {old}"
+        procs = os.path.join(new, "cgroup.procs")
+        for _ in range(MOVE_ROUNDS):
+            for member in inside:
+                try:
+                    _write(procs, str(member))
+                except ProcessLookupError:  # ended meanwhile
+                    continue
+                except OSError as error:
+                    return f"unable to move pid {member} into {new}: {describe(error)}"
+            inside = tree.members(tree.CGROUP, old) or []
+            if not inside:
+                break
+        else:
+            return f"{old} is still not empty after {MOVE_ROUNDS} rounds of moves"
+        _rmdir_quietly(old)
+        _rmdir_quietly(os.path.dirname(old))  # the last service taken back empties it
+        return None
 
     def close(self) -> list[str]:
         """At exit: remove every empty cgroup of ours; the populated ones left (named)."""
@@ -163,20 +201,43 @@ def identity(pid: int) -> str:
     return f"{pid}.{start}"
 
 
+def daemon_pid(name: str) -> int | None:
+    """The daemon's pid in a subtree's name of our kind (``supervise.PID.START``); None
+    for another name. Pure."""
+    if not name.startswith(PREFIX):
+        return None
+    pid, _, _ = name[len(PREFIX):].partition(".")
+    return int(pid) if pid.isdecimal() else None
+
+
+def service_subtree(own: str, where: str) -> str | None:
+    """The subtree's name (``supervise.PID.START``) if `where` is a service's cgroup in a
+    subtree of our kind directly inside `own` (``OWN/supervise.PID.START/NAME``); None for
+    any other path, inside `own` or not. Pure: the paths' text only."""
+    own, where = os.path.normpath(own), os.path.normpath(where)
+    if not os.path.isabs(where) or os.path.dirname(os.path.dirname(where)) != own:
+        return None
+    subtree = os.path.basename(os.path.dirname(where))
+    return subtree if daemon_pid(subtree) is not None else None
+
+
+def stale(name: str) -> bool:
+    """Whether `name` is a subtree of our kind whose daemon is gone (``kill -9``, or the
+    end of a PID namespace whose PID 1 it was): its ``PID.START`` is no live process's."""
+    pid = daemon_pid(name)
+    return pid is not None and identity(pid) != name[len(PREFIX):]
+
+
 def remove_stale(own: str) -> None:
-    """Remove the empty subtrees of our kind whose daemon is gone (``kill -9``, or the end
-    of a PID namespace whose PID 1 it was): those whose ``PID.START`` is no live process's
-    (a cgroup still holding processes cannot be removed, and is not)."""
+    """Remove the empty subtrees of our kind whose daemon is gone (`stale`); a cgroup
+    still holding processes cannot be removed, and is not."""
     for name in _listdir(own):
-        if not name.startswith(PREFIX):
+        if not stale(name):
             continue
-        pid, _, _ = name[len(PREFIX):].partition(".")
-        if not pid.isdecimal() or identity(int(pid)) == name[len(PREFIX):]:
-            continue
-        stale = os.path.join(own, name)
-        for child in _listdir(stale):
-            _rmdir_quietly(os.path.join(stale, child))
-        _rmdir_quietly(stale)
+        subtree = os.path.join(own, name)
+        for child in _listdir(subtree):
+            _rmdir_quietly(os.path.join(subtree, child))
+        _rmdir_quietly(subtree)
 
 
 def _listdir(path: str) -> list[str]:

@@ -67,8 +67,7 @@ class Children:
         if ready_read is not None:
             self.ready_fd, self.ready_run = ready_read, run
             self.readers.watch(ready_read, self._read_ready)
-        where = (tree.CGROUP, cgroup) if cgroup else (tree.SESSION, pid) if setsid else None
-        followed = "" if where is None else tree.text(*where).decode().rstrip("\n")
+        followed = tree.followed(cgroup, pid if setsid else None)
         return machine.Spawned(pid, ready_read is not None, followed)
 
     def start_finish(

@@ -464,19 +464,21 @@ def may_adopt(record: Status | None) -> bool:
     return record is not None and record.pid > 0 and record.run_state in (None, RunState.RUN)
 
 
-def adopt(record: Status, extra: Extra | None) -> Transition:
+def adopt(record: Status, extra: Extra | None, tree: str = "") -> Transition:
     """Carry on with the ./run of `record`, found still running: see `adopted`."""
-    return Transition(adopted(record, extra), (WriteStatus(),))
+    return Transition(adopted(record, extra, tree), (WriteStatus(),))
 
 
-def adopted(record: Status, extra: Extra | None) -> State:
+def adopted(record: Status, extra: Extra | None, tree: str = "") -> State:
     """The state of a ./run (or ./finish) left running by a supervisor that died.
 
     `record` is the status that supervisor wrote last, `extra` its xstatus if
     bound to that status. The process is the driver's to verify (same pid,
     same start time); the state carries on from the record: its stamp, want,
     pause, TERM sent, and readiness as far as it was reported. It counts as
-    this supervisor's first start.
+    this supervisor's first start. `tree`: where the driver follows its processes now
+    (`Spawned.tree`: moved into this daemon's cgroup for the service, or its session),
+    so ``kill-leftovers`` drains them as for a start of its own.
     """
     phase = Phase.FINISH if record.run_state is RunState.FINISH else Phase.RUN
     flags = ExtraFlag(0) if extra is None else extra.flags
@@ -489,7 +491,7 @@ def adopted(record: Status, extra: Extra | None) -> State:
         phase=phase, want=record.want, paused=record.paused, term_sent=record.term_sent,
         failed=bool(flags & ExtraFlag.FAILED), ready=ready, ready_stamp=ready_stamp,
         pid=record.pid, stamp=started, last_start=started, starts=1,
-        notify=bool(flags & ExtraFlag.NOTIFY),
+        notify=bool(flags & ExtraFlag.NOTIFY), tree=tree,
     )
 
 

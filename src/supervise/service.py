@@ -351,14 +351,38 @@ class Service:
         start afresh. Taken back, it is watched with a pidfd (`supervise.adoption`)."""
         record, extra = directory.last_status(supervise_fd)
         if record is not None and machine.may_adopt(record):
-            pidfd = adoption.claim(record.pid, record.stamp.unix(), _setsid(service_fd))
+            own_session = _setsid(service_fd)
+            pidfd = adoption.claim(record.pid, record.stamp.unix(), own_session)
             if pidfd is not None:
-                begin = machine.adopt(record, extra)
-                self._children.watch_adopted(pidfd, begin.state.starts)
                 say.line("info", f"{self.path}: run (pid {record.pid}) still runs: "
                          "supervising it again")
+                followed = self._adopted_tree(record.pid, supervise_fd, own_session)
+                begin = machine.adopt(record, extra, followed)
+                self._children.watch_adopted(pidfd, begin.state.starts)
                 return begin
         return machine.initial(self.clock(), settings.exists(service_fd, "down"))
+
+    def _adopted_tree(self, pid: int, supervise_fd: int, own_session: bool) -> str:
+        """The tree of ./run `pid`, taken back, followed as one of our starts: its
+        processes moved from the dead daemon's cgroup, which ``supervise/tree`` names
+        still, into this service's (`Cgroups.take_over`); without cgroups, or if they
+        could not be moved (said), its session if it leads one."""
+        session = pid if own_session else None
+        cgroups = self.reaper.cgroups
+        if cgroups is None or (new := self._service_cgroup()) is None:
+            return tree.followed(None, session)
+        try:
+            old = tree.parse(fsio.read_small(supervise_fd, tree.FILE, 4096) or b"")
+        except OSError as error:
+            why: str | None = f"unable to read supervise/{tree.FILE}: {describe(error)}"
+        else:
+            why = (f"supervise/{tree.FILE} names no cgroup" if old is None or old[0] != tree.CGROUP
+                   else cgroups.take_over(old[1], pid, new))
+        if why is None:
+            return tree.followed(new, None)
+        then = "its session is followed" if own_session else "its processes are not followed"
+        warning(f"{self.path}: unable to move run (pid {pid}) into {new}: {why}; {then}")
+        return tree.followed(None, session)
 
     # --- adopted children: not ours to wait for ----------------------------------------
 

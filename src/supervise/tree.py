@@ -39,6 +39,15 @@ def text(kind: str, where: str | int) -> bytes:
     return f"{kind} {where}\n".encode()
 
 
+def followed(cgroup: str | None, session: int | None) -> str:
+    """What is followed of a ./run in `cgroup` if it has one, else in `session` (its pid,
+    if it leads a session of its own): the line of ``supervise/tree`` without its newline;
+    empty if neither (``nosetsid`` without cgroups)."""
+    if cgroup:
+        return text(CGROUP, cgroup).decode().rstrip("\n")
+    return "" if session is None else text(SESSION, session).decode().rstrip("\n")
+
+
 def parse(data: bytes) -> tuple[str, str] | None:
     """(kind, where) from the bytes of ``supervise/tree``; None if they are not one such line."""
     try:

@@ -24,6 +24,7 @@ from supervise import status
 from support import (
     NUMBERS,
     Daemon,
+    daemon_cgroups,
     descendants,
     eventually,
     kill_idle_logger,
@@ -132,6 +133,8 @@ async def test_svscan_takes_back_100_services(tmp_path: Path, start_svscan: Any)
         assert record.pid == pids[service] and record.want is status.Want.UP
     sleeps = {pid for pid in descendants() if _comm(pid) == "sleep"}
     assert sleeps == set(pids.values())  # nothing started twice
+    # With cgroups, each is moved into the new daemon's; the dead one's are removed.
+    assert daemon_cgroups(first.pid) == [] and "unable to move" not in second.stderr()
     assert _svstat_pids(services) == [pids[service] for service in services]
     second.signal(signal.SIGTERM)
     assert second.wait(60) == 0

@@ -35,6 +35,7 @@ from support import (
     scan_root,
     send,
     started,
+    supervisor_listening,
     svc_wait,
     with_log,
 )
@@ -56,10 +57,14 @@ exec sleep 1000"""
 def tracking(request: pytest.FixtureRequest) -> str:
     """How the daemon follows trees; the cgroup run needs a writable cgroup2 here."""
     if request.param == "cgroup":
-        own = own_cgroup()
-        if own is None or not os.access(own / "cgroup.procs", os.W_OK):
-            unavailable("a cgroup2 hierarchy the daemon may create cgroups in")
+        need_cgroups()
     return str(request.param)
+
+
+def need_cgroups() -> None:
+    own = own_cgroup()
+    if own is None or not os.access(own / "cgroup.procs", os.W_OK):
+        unavailable("a cgroup2 hierarchy the daemon may create cgroups in")
 
 
 @pytest.fixture
@@ -251,6 +256,65 @@ async def test_service_and_logger_each_in_a_cgroup_removed_when_forgotten(
     await eventually(lambda: not any(path.exists() for path in paths), what="cgroups gone")
     assert daemon_cgroups(daemon.pid) == [made[-1]], "the daemon's own stays while it runs"
     assert daemon.process.poll() is None
+
+
+async def test_a_taken_back_run_keeps_its_tree(
+    tmp_path: Path, start_daemon: Callable[..., Daemon], tracking: str,
+    daemon_env: dict[str, str], leftovers: list[int],
+) -> None:
+    """``kill -9`` of the daemon, then a new one: the ./run it takes back is followed as one
+    of its own starts. Its family is moved out of the dead daemon's cgroup into the new
+    daemon's (the old one removed), or followed by its session; the dump shows it, and
+    kill-leftovers drains it when ./run ends."""
+    service = make_service(tmp_path, "svc", FAMILY_RUN, kill_leftovers="", timeout_kill="300")
+    first = start_daemon(service, env=daemon_env)
+    pids = await family(service, 3)
+    leftovers.extend(pids)
+    main = read_status(service).pid
+    dead = daemon_cgroups(first.pid)
+    first.process.kill()
+    first.process.wait()
+    second = start_daemon(service, env=daemon_env)
+    await eventually(lambda: supervisor_listening(service), what="taken back")
+    assert f"run (pid {main}) still runs" in second.stderr()
+    assert read_status(service).pid == main
+    assert fields(service, "tree,processes") == [tracking, "3"]
+    assert sorted(members(service)) == sorted(pids)
+    if tracking == "cgroup":
+        assert dead and not any(where.exists() for where in dead), "the dead daemon's cgroups"
+        _, where = tree.read(str(service / "supervise")) or ("", "")
+        assert Path(where) in daemon_cgroups(second.pid)[:-1]
+    second.signal(signal.SIGUSR1)
+    await eventually(lambda: f"svc: tree ({tracking} " in second.stderr(), what="the dump")
+    assert ": 3 processes" in second.stderr()
+    result, took = await svc_wait("-d", "-wE", "-T", "10000", str(service), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [pid for pid in pids if pid_alive(pid)] == []
+    assert took < 5.0
+
+
+async def test_a_taken_back_run_in_no_cgroup_of_ours_keeps_its_session(
+    tmp_path: Path, start_daemon: Callable[..., Daemon], leftovers: list[int],
+) -> None:
+    """Taken back by a daemon with cgroups from one without: there is no cgroup of ours to
+    move it from (said once); it is taken back all the same, and its session followed."""
+    need_cgroups()
+    service = make_service(tmp_path, "svc", FAMILY_RUN, kill_leftovers="", timeout_kill="300")
+    first = start_daemon(service, env={**os.environ, cgroups.SETTING: "0"})
+    pids = await family(service, 3)
+    leftovers.extend(pids)
+    main = read_status(service).pid
+    first.process.kill()
+    first.process.wait()
+    second = start_daemon(service, env={**os.environ, cgroups.SETTING: "1"})
+    await eventually(lambda: supervisor_listening(service), what="taken back")
+    assert read_status(service).pid == main
+    assert second.stderr().count(f"unable to move run (pid {main}) into ") == 1
+    assert "its session is followed" in second.stderr()
+    assert fields(service, "tree,processes") == ["session", "3"]
+    result, _ = await svc_wait("-d", "-wE", "-T", "10000", str(service), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [pid for pid in pids if pid_alive(pid)] == []
 
 
 # --- qm-stop and a tcpserver-like intake -----------------------------------------------

@@ -1630,6 +1630,21 @@ def test_kill_leftovers_drains_the_tree_then_restarts() -> None:
     assert Spawn() in actions and not state.draining and not state.held
 
 
+def test_a_taken_back_run_is_drained_as_one_of_ours() -> None:
+    """After a kill -9, the tree the driver follows for the ./run it takes back is written
+    (it names this daemon's cgroup now), and its leftovers are drained when it ends
+    (the exit of a ./run not our child is unknown: `UNKNOWN_EXIT`)."""
+    record = Status(Tai64n.from_unix(NOW), 42, run_state=RunState.RUN)
+    taken = machine.adopt(record, None, TREE)
+    assert taken.state.tree == TREE and taken.actions == (WriteStatus(),)
+    assert dict(machine.status_files(taken.state, has_extra=False))["tree"] == TREE.encode() + b"\n"
+    ended = RunExited(*machine.UNKNOWN_EXIT, policy=MIXED, run=taken.state.starts)
+    state, actions = last(taken.state, (1, ended))
+    assert SignalTree(signal.SIGTERM) in actions and CheckTree() in actions
+    assert state.draining
+    assert machine.adopted(record, None).tree == ""
+
+
 def test_kill_leftovers_without_a_tree_changes_nothing() -> None:
     """A service whose tree is not followed (nosetsid, no cgroups) restarts as before."""
     result = step(RUNNING, RunExited(0, policy=MIXED), NOW)

@@ -63,6 +63,25 @@ def test_tree_file_round_trip_and_garbage() -> None:
         assert tree.parse(garbage) is None, garbage
 
 
+@pytest.mark.parametrize(
+    ("cgroup", "session", "line"),
+    [
+        ("/cg/supervise.7.99/web.12", 4711, "cgroup /cg/supervise.7.99/web.12"),
+        (None, 4711, "session 4711"),
+        ("", 4711, "session 4711"),
+        (None, None, ""),  # nosetsid without cgroups: nothing followed
+    ],
+)
+def test_followed_prefers_the_cgroup_then_the_session(
+    cgroup: str | None, session: int | None, line: str
+) -> None:
+    """What `State.tree` holds for a ./run: a cgroup if it has one, else its session;
+    the line of supervise/tree, which `parse` reads back."""
+    assert tree.followed(cgroup, session) == line
+    if line:
+        assert tree.parse(line.encode() + b"\n") == tuple(line.split(" "))
+
+
 def test_session_members_and_a_name_with_parentheses() -> None:
     """A process named ``a) b (c`` in a session of its own is found, and only it: the
     fields of /proc/PID/stat are read after the last ``)``."""
