@@ -498,8 +498,7 @@ class Service:
         if cgroups.remove(where):
             self._cgroup = None
         else:
-            say.line("info", f"{self.path}: processes left in {where}: "
-                     "its cgroup is kept until they are gone")
+            say.line("info", f"{self.path}: processes are left in {where}: it is kept")
 
     def _has_finish(self) -> bool:
         try:
