@@ -52,7 +52,7 @@ def _as_nobody(*argv: str, groups: tuple[int, ...] = ()) -> subprocess.Completed
 
 
 def _open_to_group(service: Path) -> None:
-    """The README's recipe, done as an administrator would."""
+    """supervise(8)'s recipe (EXAMPLES), done as an administrator would."""
     sup = service / "supervise"
     for path in (sup, sup / "control", sup / "ok"):
         os.chown(path, -1, GROUP)

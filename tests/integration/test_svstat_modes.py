@@ -1,6 +1,6 @@
 """``svstat -o`` and ``svstat --json`` on directories our daemon runs, and their exit codes.
 
-Exit codes (README): 0 every directory read, 1 some supervisor not running, 111
+Exit codes (svstat(8)): 0 every directory read, 1 some supervisor not running, 111
 some directory unreadable for another reason, 100 usage.
 """
 

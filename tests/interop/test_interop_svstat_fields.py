@@ -6,7 +6,7 @@ in the same states (up; down after ``d``): ``s6-svstat -o`` and our
 time or pid. Two differences by design: stamps (s6 labels real TAI, we
 daemontools' TAI), and ``ready`` for a service without ``notification-fd``, which
 Debian's s6 2.11 calls false and we call ready once up, so that ``svc -wU`` works
-against supervisors that cannot report readiness (README).
+against supervisors that cannot report readiness (README, svstat(8)).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ prints ``PROG (trio-supervise) VERSION`` and exits 0. The drop-ins keep daemonto
 exact answer, which is a usage error or an attempt to use ``--version`` as an argument
 (djb's sgetopt takes any ``--word`` as ``--``): compared byte for byte and exit code with
 Debian's. Not compared: ``supervise``, ``svscan`` and ``svstat``, whose deliberate
-differences the README names (ours take options, or refuse any: a usage error, 100).
+differences their pages name (ours take options, or refuse any: a usage error, 100).
 """
 
 from __future__ import annotations

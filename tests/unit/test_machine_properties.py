@@ -3,7 +3,7 @@
 test_machine.py has every cell, the scenarios, and two random walks that check
 per-state invariants (pid iff running, flags only in their phase, round-trips,
 no signal without a pid, at most one start a second, never stuck). This module
-adds what only a whole history can show, each from README or machine.py's
+adds what only a whole history can show, each from README, supervise(8) or machine.py's
 docstring rather than from the code:
 
 - phases move only along the graph DOWN -> RUN (Spawned) -> FINISH (RunExited
@@ -27,7 +27,7 @@ docstring rather than from the code:
 - ``GoneForGood`` comes exactly when a run (and its finish) ended and nothing
   will start it again, with that run's exit code;
 - the crash-loop policy (``backoff-max``, ``backoff-reset``, ``permafail-deaths``,
-  ``permafail-secs``, as README says them): after the k-th death in a row of a
+  ``permafail-secs``, as supervise(8) says them): after the k-th death in a row of a
   run younger than the reset time, no start before min(2**(k-1), backoff-max)
   seconds from that death, whatever ``u`` says meanwhile; ``d`` ends the back-off;
   the death that makes permafail-deaths within permafail-secs is a permanent
@@ -331,7 +331,7 @@ class World:
             self.exited = True
         return []
 
-    # --- the model of what README promises ---------------------------------------------------
+    # --- the model of what README and supervise(8) promise -------------------------------------
 
     def _update_model(self, before: State, event: Event) -> None:
         if isinstance(event, Control) and event.command in (Command.UP, Command.ONCE):
