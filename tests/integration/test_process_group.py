@@ -51,7 +51,7 @@ def _group_killed(service: Path) -> Iterator[None]:
     try:
         yield
     finally:
-        pids = [_pid(service, name) for name in NAMES if (service / f"{name}.pid").exists()]
+        pids = [_pid(service, name) for name in NAMES if _pid_written(service, name)]
         for pid in pids:
             try:
                 os.killpg(pid, signal.SIGKILL)
@@ -63,12 +63,16 @@ def _pid(service: Path, name: str) -> int:
     return int((service / f"{name}.pid").read_text())
 
 
+def _pid_written(service: Path, name: str) -> bool:
+    """NAME.pid holds its whole line (the shell's `>` makes the file before it writes)."""
+    path = service / f"{name}.pid"
+    return path.exists() and path.read_text().endswith("\n")
+
+
 async def _three_running(service: Path) -> dict[str, int]:
     """Wait until main, child and grandchild trap their signals; their pids."""
     record = await started(service)
-    await eventually(
-        lambda: all((service / f"{name}.pid").exists() for name in NAMES), what="traps set"
-    )
+    await eventually(lambda: all(_pid_written(service, name) for name in NAMES), what="traps set")
     pids = {name: _pid(service, name) for name in NAMES}
     assert pids["main"] == record.pid
     assert {os.getpgid(pid) for pid in pids.values()} == {record.pid}  # one group, main leads
