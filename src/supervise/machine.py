@@ -54,7 +54,7 @@ from typing import TypeAlias
 
 import attrs
 
-from supervise.control import SIGNALS, Command
+from supervise.control import GROUP_COMMANDS, SIGNALS, Command
 from supervise.status import (
     Extra,
     ExtraFlag,
@@ -453,6 +453,17 @@ def recovered(state: State, now: float) -> Transition:
     else:
         after = Transition(state)
     return Transition(after.state, (*after.actions, WriteStatus()))
+
+
+def reads_signal_group(state: State, event: Control | Shutdown) -> bool:
+    """Whether `event` may signal ./run with no selector saying where, so the driver must
+    hand it the ``signal-group`` file's letters (`Control.defaults`): only while ./run
+    runs, for a shutdown's stop or a signalling letter sent without ``+`` or ``=``."""
+    if state.phase is not Phase.RUN:
+        return False
+    if isinstance(event, Shutdown):
+        return True
+    return event.group is None and event.command in GROUP_COMMANDS
 
 
 def may_adopt(record: Status | None) -> bool:

@@ -213,8 +213,9 @@ class Service:
         try:
             if isinstance(event, machine.RunExited):
                 event = attrs.evolve(event, policy=self._crash_policy())
-            elif isinstance(event, machine.Control | machine.Shutdown) and self._may_signal(event):
-                event = attrs.evolve(event, defaults=self._signal_group())
+            elif isinstance(event, machine.Control | machine.Shutdown):
+                if machine.reads_signal_group(self.state, event):
+                    event = attrs.evolve(event, defaults=self._signal_group())
             return machine.step(self.state, event, self.clock())
         except Exception as error:  # one bad step must not end supervision
             warning(f"{self.path}: internal error on {event!r}: {error!r}")
@@ -539,15 +540,6 @@ class Service:
                 return settings.exists(service_fd, name)
         except OSError:
             return False
-
-    def _may_signal(self, event: machine.Control | machine.Shutdown) -> bool:
-        """Whether `event` may signal ./run with no selector saying where: then the
-        ``signal-group`` file says (a service not running reads nothing)."""
-        if self.state.phase is not machine.Phase.RUN:
-            return False
-        if isinstance(event, machine.Shutdown):
-            return True
-        return event.group is None and event.command in control.GROUP_COMMANDS
 
     def _signal_group(self) -> frozenset[control.Command]:
         """What ``signal-group`` sends to the process group (absent: nothing), read once a

@@ -848,6 +848,29 @@ def test_group_cell(
     assert result.state == attrs.evolve(start, **changes)
 
 
+#: (start, event, whether the driver must read ``signal-group`` for it)
+READS_GROUP_FILE: list[tuple[State, Control | Shutdown, bool]] = [
+    *[(RUNNING, Control(command), True) for command in _SIGNAL_COMMANDS],
+    (RUNNING, Control(Command.DOWN), True),
+    (RUN_PAUSED, Control(Command.CONTINUE), True),
+    (RUNNING, Control(Command.HUP, group=True), False),  # + said where
+    (RUNNING, Control(Command.HUP, group=False), False),  # = said where
+    (RUNNING, Control(Command.UP), False),  # signals nothing
+    (RUNNING, Control(Command.ONCE), False),
+    (RUNNING, Control(Command.EXIT), False),
+    (RUNNING, Shutdown(), True),
+    (RUNNING, Shutdown(force=True), True),
+    *[(start, Control(Command.HUP), False) for start in (DOWN_THROTTLED, FINISHING)],
+    (FINISHING, Shutdown(), False),  # ./finish is never a group's
+]
+
+
+@pytest.mark.parametrize(("start", "event", "reads"), READS_GROUP_FILE)
+def test_reads_signal_group(start: State, event: Control | Shutdown, reads: bool) -> None:
+    """The file is read only when a cell could send a signal whose target it decides."""
+    assert machine.reads_signal_group(start, event) is reads
+
+
 def test_plus_d_then_timeout_kill_and_death() -> None:
     """``svc -+ -d`` on a service that ignores TERM: group TERM+CONT, group KILL, then down."""
     steps = run(
