@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from child_state import RUN, recorded
 from supervise.status import RunState, Want
 from support import (
     eventually,
@@ -26,15 +27,15 @@ def _proc_stat(pid: int) -> list[str]:
 
 async def test_child_environment(tmp_path: Path, start_daemon: Any) -> None:
     """./run: argv ./run, cwd the service dir, own session, only fds 0-2, no shell of ours."""
-    service = make_service(tmp_path, "env", 'echo "$0 $#" > argv; exec sleep 1000')
+    service = make_service(tmp_path, "env", 'echo "$0 $#" > argv; ' + RUN)
     start_daemon(service)
     pid = (await started(service)).pid
     argv = await eventually(lambda: (service / "argv").read_text(), what="argv written")
     assert argv == "./run 0\n"
     assert os.readlink(f"/proc/{pid}/cwd") == str(service)
     assert int(_proc_stat(pid)[3]) == pid  # session id: setsid() happened
-    fds = sorted(int(fd) for fd in os.listdir(f"/proc/{pid}/fd"))
-    assert fds == [0, 1, 2]
+    # Read once sleep waits: while it starts it opens its locale files.
+    assert (await recorded(service / "run-pid", "sleep"))["fds"] == "0 1 2"
 
 
 async def test_nosetsid_keeps_the_daemons_session(tmp_path: Path, start_daemon: Any) -> None:
