@@ -11,8 +11,9 @@ this point, the daemon removes FILE and raises `Injected` there (one fault
 per FILE written). Points: ``spawn`` (before ./run is spawned), ``status``
 (before a status write), ``control`` (before a control FIFO is read),
 ``scan`` (before svscan's scan), ``reap`` (after a child is reaped, before
-its callback), ``tree`` (before a re-exec, in the signal task, outside every
-guard: the whole task tree dies).
+its callback), ``export`` (while the state is exported for a re-exec: the
+new image takes every service back by its pid), ``tree`` (before a re-exec,
+in the signal task, outside every guard: the whole task tree dies).
 
 `Injected` is a BaseException, so the handlers that keep one bad callback or
 action from stopping the others (which catch Exception) let it through: it

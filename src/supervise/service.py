@@ -140,16 +140,20 @@ class Service:
     async def _after_fault(self, error: BaseException) -> None:
         """A fault escaped this task: tell the daemon (which re-executes, handing this
         service over as faulted), holding the directory until then; told to stop
-        meanwhile, carry the stop out as well as the state allows."""
+        meanwhile (a shutdown may end the daemon before it re-executes), redo what the
+        fault may have left undone, as the next image would, and carry the stop out as
+        well as the state allows."""
         self.faulted = True
         assert self.on_fault is not None
         self.on_fault(error, self.path)
         await self._stop.wait()
         if self._fds is not None:
+            self._recover_after_fault()
             await self._loop()
 
     def _recover_after_fault(self) -> None:
-        """Handed over after a fault: redo what the fault may have left undone."""
+        """After a fault (handed over, or told to stop before the re-exec): redo what the
+        fault may have left undone (`machine.recovered`)."""
         self._recover = False
         with self._burst():
             self._apply(machine.recovered(self.state, self.clock()))

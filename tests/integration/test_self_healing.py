@@ -180,3 +180,41 @@ async def test_five_faults_in_a_minute_stop_the_loop_until_sighup(tmp_path: Path
     await controllable(a)
     assert copies(a) == 1
     assert daemon.stop() == 0
+
+
+async def test_a_state_that_cannot_be_exported_is_taken_back_by_pid(tmp_path: Path,
+                                                                    start_daemon: Any) -> None:
+    """A SIGHUP whose export fails still re-executes: the new image takes back by pid."""
+    faults = Faults(tmp_path)
+    a, b = make_service(tmp_path, "a", RUN), make_service(tmp_path, "b", RUN)
+    daemon = start_daemon(a, b, env=faults.env())
+    first = {each: (await started(each)).pid for each in (a, b)}
+    await faults.inject(daemon, "export", lambda: daemon.signal(signal.SIGHUP))
+    await eventually(lambda: daemon.stderr().count("still runs: supervising it again") == 2,
+                     what="both taken back")
+    assert ("alert: unable to hand the state over: Injected('export'): the new image takes "
+            "back every running service by its pid") in daemon.stderr()
+    assert not handed_over(daemon.pid)
+    assert {each: read_status(each).pid for each in (a, b)} == first
+    assert [copies(a), copies(b)] == [1, 1]
+    for each in (a, b):
+        await controllable(each)
+    assert daemon.stop() == 0
+
+
+async def test_a_fault_during_the_shutdown_does_not_stop_it(tmp_path: Path,
+                                                            start_daemon: Any) -> None:
+    """A fault while SIGTERM brings everything down: the new image finishes the shutdown
+    (the SIGTERM is passed on), and the daemon exits as after an orderly one."""
+    faults = Faults(tmp_path)
+    a, b = make_service(tmp_path, "a", RUN), make_service(tmp_path, "b", RUN)
+    daemon = start_daemon(a, b, env=faults.env())
+    for each in (a, b):
+        await started(each)
+    await faults.inject(daemon, "status", lambda: daemon.signal(signal.SIGTERM), healed=False)
+    await eventually(lambda: daemon.process.poll() is not None, what="the daemon's exit")
+    text = daemon.stderr()
+    assert "alert: internal error in " in text and "Injected('status')" in text, text
+    assert daemon.process.returncode == 0, text
+    assert [copies(a), copies(b)] == [0, 0]
+    assert [read_status(each).run_state for each in (a, b)] == [RunState.DOWN, RunState.DOWN], text
