@@ -55,7 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     first = None if payload is not None else prestart.begin(args)
     from supervise import daemon  # only the daemon pays for trio, once the services run
 
-    return daemon.serve(here, reexec_argv, payload, fixed=args, first=first, carried=carried)
+    scanner = daemon.prepare(here, reexec_argv, payload, fixed=args, first=first,
+                             carried=carried)
+    del payload, first  # what the scanner did not keep is freed
+    return daemon.serve(scanner)
 
 
 def entry() -> NoReturn:

@@ -17,16 +17,18 @@ from supervise import fsio, guard, handover, healing, inject, keeper, reexec, sa
 from supervise.svscan import Scanner
 
 
-def serve(
+def prepare(
     root: str, reexec_argv: list[str], payload: bytes | None, fixed: list[str] | None = None,
     first: dict[str, Any] | None = None, carried: dict[str, str] | None = None,
-) -> int:
-    """Run the daemon (over `fixed` directories, or scanning `root`); its exit code.
+) -> Scanner:
+    """The daemon (over `fixed` directories, or scanning `root`), ready for `serve`.
 
     `payload` is what `reexec.receive` found: the entries to carry on with.
     `first` is what the first pass (`supervise.prestart`) started, when there
     was no payload. `carried` holds what `reexec.take_carried` took: the
-    fault history and the test hook's file.
+    fault history and the test hook's file. The caller drops `payload` and
+    `first` before `serve`: the scanner keeps what it needs of them, and the
+    rest (about 1 MiB at 1000 services) is freed for the daemon's own use.
     """
     handed = None
     if payload is not None:
@@ -40,10 +42,15 @@ def serve(
     inject.arm(carried.get(inject.ENV))
     history = healing.decode(carried.get(reexec.FAULTS_ENV))
     fsio.close_inherited_fds()
-    scanner = Scanner(root, reexec_argv, fixed=fixed, history=history)
+    return Scanner(root, reexec_argv, fixed=fixed, history=history, handed=handed)
+
+
+def serve(scanner: Scanner) -> int:
+    """Run the daemon until it exits; its exit code. A fault that ends the whole task tree
+    leaves the services to `supervise.keeper`."""
     try:
-        return trio.run(scanner.run, handed)
+        return trio.run(scanner.run)
     except BaseException as error:
         if guard.orderly(error):
             raise
-        return keeper.keep(guard.describe(error), reexec_argv, scanner.history)
+        return keeper.keep(guard.describe(error), scanner.reexec_argv, scanner.history)

@@ -37,7 +37,6 @@ with what still works. Faults the guards cannot catch end `trio.run`:
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import signal
@@ -98,6 +97,8 @@ class Scanner:
     stopping: bool = False
     started: float = attrs.field(factory=time.time)
     history: healing.History = attrs.field(factory=healing.History)
+    #: What a previous image handed over, or the first pass started: taken by `run`.
+    handed: handover.DaemonHandover | None = None
     _faults: Faults = attrs.field(factory=Faults)
     _nursery: trio.Nursery | None = None
     _stop: trio.Event = attrs.field(factory=trio.Event)
@@ -124,15 +125,12 @@ class Scanner:
             on_fault=self.fault, abandon=self._abandon,
         )
 
-    async def run(self, handed: handover.DaemonHandover | None = None) -> int:
+    async def run(self) -> int:
         """Supervise the tree until shut down (svscan) or released (supervise); the exit code."""
         self.reaper.cgroups, tracking = cgroups.discover()
-        if handed is None or handed.fresh:
+        fresh = self._resume()
+        if fresh:
             say.line("info", tracking)  # once: a re-executed image carries on silently
-        if handed is not None:
-            self.exit_code = handed.exit_code
-            for data in handed.entries:
-                self._register(Entry.resume(data, self._host))
         async with trio.open_nursery() as daemon:
             await daemon.start(self._guarded, "the reaper", self.reaper.run)
             await daemon.start(self._guarded, "the control reader", self.readers.run)
@@ -144,7 +142,7 @@ class Scanner:
                 if self.fixed is None:
                     entries.start_soon(self._stop.wait)  # open until shut down, even if empty
                     daemon.start_soon(self._guarded, "the scan", self._watch)
-                elif handed is None or handed.fresh:
+                elif fresh:
                     for index, path in enumerate(self.fixed):
                         if (0, index) not in self.entries:
                             self._add((0, index), path, log=False)
@@ -212,27 +210,44 @@ class Scanner:
         self._register(entry)
         self._start_entry(entry)
 
+    def _resume(self) -> bool:
+        """Take on the entries `handed` over; whether this image starts afresh (not one a
+        SIGHUP executed). The records are dropped once read: garbage from then on."""
+        handed, self.handed = self.handed, None
+        if handed is None:
+            return True
+        self.exit_code = handed.exit_code
+        for data in handed.entries:
+            self._register(Entry.resume(data, self._host))
+        return handed.fresh
+
     def _register(self, entry: Entry) -> None:
         self.entries[entry.key] = entry
         self._services_up += 1
 
     def _start_entry(self, entry: Entry) -> None:
         assert self._nursery is not None
-        run = functools.partial(self._run_entry, entry)
-        self._nursery.start_soon(self._guarded, entry.name, run, False)
+        self._nursery.start_soon(self._run_entry, entry)
 
-    async def _run_entry(self, entry: Entry, *, task_status: object = None) -> None:
+    async def _run_entry(self, entry: Entry) -> None:
+        """Run `entry` to its end. A fault in it is the daemon's (`fault`); the entry's task
+        is not started again: its services hold what they have (see `Entry.run`). No
+        `_guarded` wrapper: at 1000 entries, one coroutine and one partial fewer each is
+        about 0.5 MiB."""
         try:
-            await entry.run()
-        finally:
-            if self.entries.get(entry.key) is entry:
-                del self.entries[entry.key]
-            if not entry.service_down:  # its task failed before it could say so
-                self._service_down(entry)
-            if entry.refused and self.fixed is not None:
-                self.exit_code = exits.TEMPORARY
-            if entry.stopping and not self.stopping:
-                self.rescan()  # the same directory may be back already
+            try:
+                await entry.run()
+            finally:
+                if self.entries.get(entry.key) is entry:
+                    del self.entries[entry.key]
+                if not entry.service_down:  # its task failed before it could say so
+                    self._service_down(entry)
+                if entry.refused and self.fixed is not None:
+                    self.exit_code = exits.TEMPORARY
+                if entry.stopping and not self.stopping:
+                    self.rescan()  # the same directory may be back already
+        except BaseException as error:
+            self._caught(error, entry.name)
 
     async def _watch(self, *, task_status: object = None) -> None:
         """Rescan when the root changes (inotify), or every `FALLBACK_SCAN` s without it."""
@@ -333,31 +348,32 @@ class Scanner:
     # --- self-healing ----------------------------------------------------------------------
 
     async def _guarded(
-        self, where: str, task: Callable[..., Awaitable[None]], restart: bool = True,
+        self, where: str, task: Callable[..., Awaitable[None]],
         *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Run `task`; hand a fault to `fault`. A daemon task (the reaper, the readers, the
-        scan) starts again, unless the daemon gave up: then it waits until re-executed, or
-        a forced stop lets it go. An entry's task ends (its entry and services hold what
-        they have themselves: see `Entry.run` and `Service.run`)."""
+        """Run the daemon task `task` (the reaper, the readers, the scan); hand a fault to
+        `fault`, and start it again, unless the daemon gave up: then wait until re-executed,
+        or a forced stop lets it go. (An entry's task is `_run_entry`.)"""
         while True:
             try:
                 await task(task_status=task_status)
                 return
             except BaseException as error:
-                if guard.orderly(error):
-                    raise
-                verdict = self.fault(error, where)
+                verdict = self._caught(error, where)
             try:
                 task_status.started()  # if the fault came first: the daemon may go on
             except RuntimeError:
                 pass
             task_status = trio.TASK_STATUS_IGNORED
-            if not restart:
-                return
             if verdict is healing.Verdict.GIVE_UP:
                 await self._abandon.wait()
                 return
+
+    def _caught(self, error: BaseException, where: str) -> healing.Verdict:
+        """`fault`, for an error caught in a task; one that ends it in order is raised on."""
+        if guard.orderly(error):
+            raise error
+        return self.fault(error, where)
 
     def fault(self, error: BaseException, where: str) -> healing.Verdict:
         """A fault escaped a task: say it (one ``alert`` line), and re-execute now, or after

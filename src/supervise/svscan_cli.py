@@ -63,7 +63,9 @@ def _run(root: str, subreaper: bool, reexec_argv: list[str]) -> int:
     first = None if payload is not None else prestart.begin()
     from supervise import daemon  # only the daemon pays for trio, once the services run
 
-    return daemon.serve(root, reexec_argv, payload, first=first, carried=carried)
+    scanner = daemon.prepare(root, reexec_argv, payload, first=first, carried=carried)
+    del payload, first  # what the scanner did not keep is freed
+    return daemon.serve(scanner)
 
 
 def _handover_command(args: list[str]) -> list[str]:
