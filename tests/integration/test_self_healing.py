@@ -15,6 +15,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from supervise.inject import ENV as INJECT
 from supervise.reexec import ENV
 from supervise.status import RunState
@@ -142,15 +144,23 @@ async def test_a_fault_in_the_scan_heals_svscan(tmp_path: Path, start_svscan: An
     assert daemon.stop() == 0
 
 
-async def test_a_dead_tree_is_taken_back_by_pid(tmp_path: Path, start_daemon: Any) -> None:
+@pytest.mark.parametrize(("point", "said"), [
+    ("tree", "the daemon failed: Injected('tree')"),
+    ("export", "alert: unable to hand the state over: Injected('export'): the new image takes "
+               "back every running service by its pid"),
+])
+async def test_taken_back_by_pid(tmp_path: Path, start_daemon: Any, point: str, said: str
+                                 ) -> None:
+    """The whole task tree dies (the keeper re-executes), or a SIGHUP's state cannot be
+    exported (the re-exec hands nothing over): the new image takes back by pid."""
     faults = Faults(tmp_path)
     a, b = make_service(tmp_path, "a", RUN), make_service(tmp_path, "b", RUN)
     daemon = start_daemon(a, b, env=faults.env())
     first = {each: (await started(each)).pid for each in (a, b)}
-    await faults.inject(daemon, "tree", lambda: daemon.signal(signal.SIGHUP))
+    await faults.inject(daemon, point, lambda: daemon.signal(signal.SIGHUP))
     await eventually(lambda: daemon.stderr().count("still runs: supervising it again") == 2,
                      what="both taken back")
-    assert "the daemon failed: Injected('tree')" in daemon.stderr()
+    assert said in daemon.stderr()
     assert not handed_over(daemon.pid)
     assert {each: read_status(each).pid for each in (a, b)} == first
     assert [copies(a), copies(b)] == [1, 1]
@@ -179,26 +189,6 @@ async def test_five_faults_in_a_minute_stop_the_loop_until_sighup(tmp_path: Path
     send(a, b"c")
     await controllable(a)
     assert copies(a) == 1
-    assert daemon.stop() == 0
-
-
-async def test_a_state_that_cannot_be_exported_is_taken_back_by_pid(tmp_path: Path,
-                                                                    start_daemon: Any) -> None:
-    """A SIGHUP whose export fails still re-executes: the new image takes back by pid."""
-    faults = Faults(tmp_path)
-    a, b = make_service(tmp_path, "a", RUN), make_service(tmp_path, "b", RUN)
-    daemon = start_daemon(a, b, env=faults.env())
-    first = {each: (await started(each)).pid for each in (a, b)}
-    await faults.inject(daemon, "export", lambda: daemon.signal(signal.SIGHUP))
-    await eventually(lambda: daemon.stderr().count("still runs: supervising it again") == 2,
-                     what="both taken back")
-    assert ("alert: unable to hand the state over: Injected('export'): the new image takes "
-            "back every running service by its pid") in daemon.stderr()
-    assert not handed_over(daemon.pid)
-    assert {each: read_status(each).pid for each in (a, b)} == first
-    assert [copies(a), copies(b)] == [1, 1]
-    for each in (a, b):
-        await controllable(each)
     assert daemon.stop() == 0
 
 
