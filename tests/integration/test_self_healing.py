@@ -24,6 +24,7 @@ from support import (
     Daemon,
     eventually,
     make_service,
+    pid_alive,
     read_status,
     send,
     sockets,
@@ -162,6 +163,33 @@ async def test_taken_back_by_pid(tmp_path: Path, start_daemon: Any, point: str, 
                      what="both taken back")
     assert said in daemon.stderr()
     assert not handed_over(daemon.pid)
+    assert {each: read_status(each).pid for each in (a, b)} == first
+    assert [copies(a), copies(b)] == [1, 1]
+    for each in (a, b):
+        await controllable(each)
+    assert daemon.stop() == 0
+
+
+async def test_the_keeper_keeps_the_services_while_the_exec_fails(tmp_path: Path,
+                                                                  start_daemon: Any) -> None:
+    """The task tree dies and the re-exec cannot happen (a directory of the command line is
+    gone): the keeper says why, keeps every service running, and tries again; a SIGHUP
+    once the directory is back re-executes, and the new image takes back by pid."""
+    faults = Faults(tmp_path)
+    a, b = make_service(tmp_path, "a", RUN), make_service(tmp_path, "b", RUN)
+    daemon = start_daemon(a, b, env=faults.env())
+    first = {each: (await started(each)).pid for each in (a, b)}
+    away = tmp_path / "away"
+    b.rename(away)
+    await faults.inject(daemon, "tree", lambda: daemon.signal(signal.SIGHUP), healed=False)
+    await eventually(lambda: f"unable to re-execute: unable to read {b}: gone or not readable; "
+                     "trying again in " in daemon.stderr(), what="the failed exec")
+    assert daemon.process.poll() is None
+    assert all(pid_alive(pid) for pid in first.values())
+    away.rename(b)
+    daemon.signal(signal.SIGHUP)
+    await eventually(lambda: daemon.stderr().count("still runs: supervising it again") == 2,
+                     what="both taken back")
     assert {each: read_status(each).pid for each in (a, b)} == first
     assert [copies(a), copies(b)] == [1, 1]
     for each in (a, b):
