@@ -21,9 +21,14 @@ import time
 
 import attrs
 
-from supervise import layout, record
+from supervise import fsio, layout, record, tree
+from supervise.errtext import describe
 
 #: Seconds between a process's start (fork) and the status stamp written after its exec.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from supervise.cgroups import Cgroups
+
 TOLERANCE = 2.0
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -130,3 +135,27 @@ def recover_pipe(name: str) -> tuple[int, int] | None:
         os.set_blocking(write_end, True)
         return read_end, write_end
     return None
+
+
+def tree_taken_back(
+    pid: int, supervise_fd: int, own_session: bool, cgroups: Cgroups | None, new: str | None
+) -> tuple[str, str | None]:
+    """The tree to follow for ./run `pid`, taken back, as one of our starts follows its
+    own: its processes moved from the dead daemon's cgroup, which ``supervise/tree``
+    still names, into `new`, this daemon's cgroup for the service (`Cgroups.take_over`);
+    without cgroups, or if they could not be moved, its session if it leads one. Then
+    why they could not be moved, to be said, or None."""
+    session = pid if own_session else None
+    if cgroups is None or new is None:
+        return tree.followed(None, session), None
+    try:
+        old = tree.parse(fsio.read_small(supervise_fd, tree.FILE, 4096) or b"")
+    except OSError as error:
+        why: str | None = f"unable to read supervise/{tree.FILE}: {describe(error)}"
+    else:
+        why = (f"supervise/{tree.FILE} names no cgroup" if old is None or old[0] != tree.CGROUP
+               else cgroups.take_over(old[1], pid, new))
+    if why is None:
+        return tree.followed(new, None), None
+    then = "its session is followed" if own_session else "its processes are not followed"
+    return tree.followed(None, session), f"unable to move run (pid {pid}) into {new}: {why}; {then}"

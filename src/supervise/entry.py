@@ -23,7 +23,7 @@ from collections.abc import Callable
 import attrs
 import trio
 
-from supervise import adoption, fsio, guard
+from supervise import adoption, dump, fsio, guard
 from supervise import entry_machine as em
 from supervise.handover import EntryHandover
 from supervise.readers import Readers
@@ -144,6 +144,26 @@ class Entry:
             self.main.path = name
         if self.log is not None:
             self.log.path = os.path.join(name, "log")
+
+    def dump_lines(self, now: float) -> list[str]:
+        """Its services' lines in the SIGUSR1 dump: state, then tree (`supervise.dump`)."""
+        lines: list[str] = []
+        for service in (self.main, self.log):
+            if service is not None:
+                lines.append(dump.service_line(service.path, service.state, service.starts, now))
+                lines += dump.tree_lines(service.path, service.state.tree)
+        return lines
+
+    def descriptors(self) -> dict[int, str]:
+        """The descriptors it holds (its services' and its log pipe), by what each is for."""
+        held: dict[int, str] = {}
+        for service in (self.main, self.log):
+            if service is not None:
+                held.update(service.descriptors())
+        for fd, end in ((self.log_in, "read"), (self.log_out, "write")):
+            if fd is not None:
+                held[fd] = f"{self.name}: log pipe, {end} end"
+        return held
 
     def settle(self) -> None:
         """Apply every input its services received (before a handover)."""

@@ -55,6 +55,7 @@ from typing import TypeAlias
 import attrs
 
 from supervise.control import GROUP_COMMANDS, SIGNALS, Command
+from supervise.settings import parse_count, parse_ms
 from supervise.status import (
     Extra,
     ExtraFlag,
@@ -132,6 +133,29 @@ class Policy:
     permafail_deaths: int = 0
     permafail_secs: float = PERMAFAIL_SECS
     kill_leftovers: bool = False
+
+
+#: How the driver reads a setting file for `crash_policy`: ``read(name, parse, default)``
+#: is the file's value, or `default` if it is absent or unusable (the driver says which).
+ReadSetting: TypeAlias = Callable[[str, Callable[[str], int], "int | None"], "int | None"]
+
+
+def crash_policy(read: ReadSetting, exists: Callable[[str], bool]) -> Policy:
+    """The `Policy` a service's files give, as they are when its ./run died (none of them:
+    the defaults, which restart once a second for ever). The second file of each pair is
+    read only if the first turns its rule on, so one unusable while it counts for nothing
+    is not said."""
+    policy = Policy(kill_leftovers=exists("kill-leftovers"))
+    backoff_max = read("backoff-max", parse_ms, 0)
+    if backoff_max:
+        reset = read("backoff-reset", parse_ms, None)
+        policy = attrs.evolve(policy, backoff_max=backoff_max / 1000,
+                              backoff_reset=None if reset is None else reset / 1000)
+    deaths = read("permafail-deaths", parse_count, 0)
+    if deaths:
+        secs = read("permafail-secs", parse_count, int(PERMAFAIL_SECS)) or 0
+        policy = attrs.evolve(policy, permafail_deaths=deaths, permafail_secs=float(secs))
+    return policy
 
 
 @attrs.frozen

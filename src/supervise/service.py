@@ -216,7 +216,9 @@ class Service:
     def _step(self, event: machine.Event) -> machine.Transition:
         try:
             if isinstance(event, machine.RunExited):
-                event = attrs.evolve(event, policy=self._crash_policy())
+                event = attrs.evolve(
+                    event, policy=machine.crash_policy(self._read_setting, self._has_setting)
+                )
             elif isinstance(event, machine.Control | machine.Shutdown):
                 if machine.reads_signal_group(self.state, event):
                     event = attrs.evolve(event, defaults=self._signal_group())
@@ -287,9 +289,11 @@ class Service:
             case machine.Exit():
                 self._exited = True
             case machine.SignalTree(signum):
-                self._signal_tree(signum)
+                for pid in tree.followed_members(self.state.tree):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signum)
             case machine.CheckTree():
-                return machine.TreeCounted(len(self._tree_members()))
+                return machine.TreeCounted(len(tree.followed_members(self.state.tree)))
         return None
 
     @contextlib.contextmanager
@@ -361,33 +365,16 @@ class Service:
             if pidfd is not None:
                 say.line("info", f"{self.path}: run (pid {record.pid}) still runs: "
                          "supervising it again")
-                followed = self._adopted_tree(record.pid, supervise_fd, own_session)
+                followed, why = adoption.tree_taken_back(
+                    record.pid, supervise_fd, own_session, self.reaper.cgroups,
+                    self._service_cgroup(),
+                )
+                if why is not None:
+                    warning(f"{self.path}: {why}")
                 begin = machine.adopt(record, extra, followed)
                 self._children.watch_adopted(pidfd, begin.state.starts)
                 return begin
         return machine.initial(self.clock(), settings.exists(service_fd, "down"))
-
-    def _adopted_tree(self, pid: int, supervise_fd: int, own_session: bool) -> str:
-        """The tree of ./run `pid`, taken back, followed as one of our starts: its
-        processes moved from the dead daemon's cgroup, which ``supervise/tree`` names
-        still, into this service's (`Cgroups.take_over`); without cgroups, or if they
-        could not be moved (said), its session if it leads one."""
-        session = pid if own_session else None
-        cgroups = self.reaper.cgroups
-        if cgroups is None or (new := self._service_cgroup()) is None:
-            return tree.followed(None, session)
-        try:
-            old = tree.parse(fsio.read_small(supervise_fd, tree.FILE, 4096) or b"")
-        except OSError as error:
-            why: str | None = f"unable to read supervise/{tree.FILE}: {describe(error)}"
-        else:
-            why = (f"supervise/{tree.FILE} names no cgroup" if old is None or old[0] != tree.CGROUP
-                   else cgroups.take_over(old[1], pid, new))
-        if why is None:
-            return tree.followed(new, None)
-        then = "its session is followed" if own_session else "its processes are not followed"
-        warning(f"{self.path}: unable to move run (pid {pid}) into {new}: {why}; {then}")
-        return tree.followed(None, session)
 
     # --- adopted children: not ours to wait for ----------------------------------------
 
@@ -482,17 +469,6 @@ class Service:
                                     f"{describe(error)}; its processes are followed by session")
         return self._cgroup
 
-    def _tree_members(self) -> list[int]:
-        """The processes of the tree `state.tree` names, now (none if it names none)."""
-        where = tree.parse(self.state.tree.encode())
-        members = None if where is None else tree.members(*where)
-        return [pid for pid in members or () if pid != os.getpid()]
-
-    def _signal_tree(self, signum: int) -> None:
-        for pid in self._tree_members():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signum)
-
     def _remove_cgroup(self) -> None:
         """The directory is let go: its cgroup goes too, unless processes are left in it."""
         cgroups, where = self.reaper.cgroups, self._cgroup
@@ -519,24 +495,6 @@ class Service:
             self._timers.pop(timer, None)
         else:
             self._timers[timer] = trio.current_time() + delay
-
-    def _crash_policy(self) -> machine.Policy:
-        """The crash-loop settings as they are when ./run died (absent: the defaults, which
-        restart once a second for ever); the second file of each pair only if the first
-        is on."""
-        policy = machine.Policy(kill_leftovers=self._has_setting("kill-leftovers"))
-        backoff_max = self._read_setting("backoff-max", settings.parse_ms, 0)
-        if backoff_max:
-            reset = self._read_setting("backoff-reset", settings.parse_ms, None)
-            policy = attrs.evolve(policy, backoff_max=backoff_max / 1000,
-                                  backoff_reset=None if reset is None else reset / 1000)
-        deaths = self._read_setting("permafail-deaths", settings.parse_count, 0)
-        if deaths:
-            secs = self._read_setting(
-                "permafail-secs", settings.parse_count, int(machine.PERMAFAIL_SECS)
-            )
-            policy = attrs.evolve(policy, permafail_deaths=deaths, permafail_secs=float(secs))
-        return policy
 
     def _has_setting(self, name: str) -> bool:
         try:

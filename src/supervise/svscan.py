@@ -460,16 +460,8 @@ class Scanner:
         ]
         known: dict[int, str] = {}
         for entry in sorted(self.entries.values(), key=lambda each: each.name):
-            for service in (entry.main, entry.log):
-                if service is not None:
-                    state, starts = service.state, service.starts
-                    lines.append(dump.service_line(service.path, state, starts, now))
-                    lines += dump.tree_lines(service.path, state.tree)
-                    known.update(service.descriptors())
-            if entry.log_in is not None:
-                known[entry.log_in] = f"{entry.name}: log pipe, read end"
-            if entry.log_out is not None:
-                known[entry.log_out] = f"{entry.name}: log pipe, write end"
+            lines += entry.dump_lines(now)
+            known.update(entry.descriptors())
         if self._inotify_fd is not None:
             known[self._inotify_fd] = f"inotify watch on {self.root}"
         known[self.readers.fileno()] = "epoll set of every control FIFO and readiness pipe"

@@ -88,6 +88,15 @@ def members(kind: str, where: str) -> list[int] | None:
     return session_members(int(where))
 
 
+def followed_members(followed: str) -> list[int]:
+    """The processes of the tree `followed` names (`followed`'s form, as
+    `machine.State.tree` holds it), now; none if it names none. This process is left
+    out: the daemon passes through a service's cgroup while it spawns."""
+    where = parse(followed.encode())
+    found = None if where is None else members(*where)
+    return [pid for pid in found or () if pid != os.getpid()]
+
+
 def session_members(sid: int) -> list[int]:
     """Every live process (not a zombie) whose session is `sid`, from ``/proc``."""
     found = []

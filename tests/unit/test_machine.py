@@ -890,6 +890,39 @@ BACKOFF = machine.Policy(backoff_max=8.0)
 GIVE_UP = machine.Policy(permafail_deaths=3, permafail_secs=10.0)
 
 
+#: (the service's setting files, the policy they give); a file named "bad" is unusable.
+POLICY_FILES: list[tuple[dict[str, str], machine.Policy]] = [
+    ({}, machine.Policy()),
+    ({"kill-leftovers": ""}, machine.Policy(kill_leftovers=True)),
+    ({"backoff-max": "8000"}, BACKOFF),
+    ({"backoff-max": "8000", "backoff-reset": "30000"},
+     machine.Policy(backoff_max=8.0, backoff_reset=30.0)),
+    ({"backoff-max": "0", "backoff-reset": "bad"}, machine.Policy()),  # off: reset not read
+    ({"backoff-max": "bad"}, machine.Policy()),
+    ({"permafail-deaths": "3", "permafail-secs": "10"}, GIVE_UP),
+    ({"permafail-deaths": "3"}, machine.Policy(permafail_deaths=3)),  # secs: 60, s6's
+    ({"permafail-deaths": "0", "permafail-secs": "bad"}, machine.Policy()),
+]
+
+
+@pytest.mark.parametrize(("files", "policy"), POLICY_FILES)
+def test_crash_policy(files: dict[str, str], policy: machine.Policy) -> None:
+    """What the files give, and which the policy reads: the second of a pair only when the
+    first is on (an unusable one read would have been said)."""
+    read: list[str] = []
+
+    def setting(name: str, parse: typing.Callable[[str], int], default: int | None
+                ) -> int | None:
+        read.append(name)
+        if name not in files or files[name] == "bad":
+            return default
+        return parse(files[name])
+
+    assert machine.crash_policy(setting, files.__contains__) == policy
+    assert ("backoff-reset" in read) == bool(policy.backoff_max)
+    assert ("permafail-secs" in read) == bool(policy.permafail_deaths)
+
+
 def crash(state: State, at: float, lived: float, policy: machine.Policy,
           code: int = 1) -> tuple[State, tuple[Action, ...]]:
     """Start at `at` (by the real cells), die `lived` seconds later: the state and what the
