@@ -26,7 +26,11 @@ USAGE = "supervise dir [dir ...]"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the daemon on the directories named in `argv` (default: ``sys.argv[1:]``)."""
+    """Run the daemon on the directories named in `argv` (default: ``sys.argv[1:]``).
+
+    Once the daemon ran, it returns with the daemon's signals held (`Scanner.run`): the
+    console script exits at once, dropping any that came while it ended; a caller that
+    carries on in process (a test) unblocks them itself."""
     out.begin(PROG)
     args = sys.argv[1:] if argv is None else list(argv)
     if args and args[0] == "--":

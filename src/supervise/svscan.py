@@ -126,7 +126,11 @@ class Scanner:
         )
 
     async def run(self) -> int:
-        """Supervise the tree until shut down (svscan) or released (supervise); the exit code."""
+        """Supervise the tree until shut down (svscan) or released (supervise); the exit code.
+
+        It returns with the daemon's signals (`process.HELD_SIGNALS`) blocked from the
+        moment its task tree ends: a stop signal then (a second one) would otherwise kill
+        it before its cgroups are removed. The process exits right after (`exit_now`)."""
         self.reaper.cgroups, tracking = cgroups.discover()
         fresh = self._resume()
         if fresh:
@@ -146,6 +150,9 @@ class Scanner:
                     for index, path in enumerate(self.fixed):
                         if (0, index) not in self.entries:
                             self._add((0, index), path, log=False)
+            # Ending: a signal now (a second stop) must not cut the ending short. Held,
+            # it stays pending, and is dropped at the exit (see `main`'s callers).
+            signal.pthread_sigmask(signal.SIG_BLOCK, process.HELD_SIGNALS)
             daemon.cancel_scope.cancel()
         if self.reaper.cgroups is not None:
             for where in self.reaper.cgroups.close():

@@ -23,7 +23,8 @@ USAGE = "svscan [-s] [dir]"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse `argv` (default: ``sys.argv[1:]``) and run the daemon in the foreground."""
+    """Parse `argv` (default: ``sys.argv[1:]``) and run the daemon in the foreground; it
+    returns with the daemon's signals held, as `supervise.cli.main` does."""
     out.begin(PROG)
     args = sys.argv[1:] if argv is None else argv
     options = []

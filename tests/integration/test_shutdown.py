@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import struct
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 
 from supervise import inotify
 from supervise.status import RunState
@@ -90,3 +92,26 @@ def _names(events: bytes) -> list[str]:
         names.append(events[16 : 16 + size].rstrip(b"\0").decode())
         events = events[16 + size :]
     return names
+
+
+@pytest.mark.parametrize("round_", range(8))
+async def test_signals_while_the_daemon_ends_do_not_cut_it_short(
+    tmp_path: Path, start_daemon: Any, round_: int
+) -> None:
+    """SIGTERM every millisecond from the first until the daemon is gone: the signals that
+    come while it ends (its services down, its cgroups being removed) wait for that end,
+    so it still exits 0 and leaves nothing (the fixture checks its cgroups are gone).
+
+    A supervisor under systemd or an operator's loop gets exactly this: a second stop
+    while the first is being carried out."""
+    services = [make_service(tmp_path, f"s{i}", "exec sleep 1000") for i in range(3)]
+    daemon = start_daemon(*services)
+    for service in services:
+        await started(service)
+    while daemon.process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            daemon.process.send_signal(signal.SIGTERM)
+        await trio.sleep(0.001)
+    assert daemon.process.returncode == 0, f"round {round_}: {daemon.stderr()}"
+    for service in services:
+        assert read_status(service).run_state == RunState.DOWN

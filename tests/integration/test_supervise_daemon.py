@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from supervise import cli, svscan_cli
+from supervise.process import HELD_SIGNALS
 from supervise.reexec import ENV
 from supervise.status import RunState, Want
 from support import (
@@ -188,8 +189,10 @@ def test_supervise_main_runs_in_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The whole daemon, in this process: ``x`` waiting in the control FIFO releases the
-    directory (its service is down: nothing is started), and main returns 0."""
+    directory (its service is down: nothing is started), and main returns 0, with the
+    daemon's signals held (its ending is not cut short; the caller releases them)."""
     monkeypatch.delenv(ENV, raising=False)
+    mask_before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
     service = make_service(tmp_path, "svc", COUNTED_RUN, down="")
     (service / "supervise").mkdir(mode=0o700)
     os.mkfifo(service / "supervise" / "control", 0o600)
@@ -197,7 +200,9 @@ def test_supervise_main_runs_in_process(
     try:
         os.write(control, b"x")
         assert cli.main([str(service)]) == 0
+        assert HELD_SIGNALS <= signal.pthread_sigmask(signal.SIG_BLOCK, [])
     finally:
         os.close(control)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask_before)
     record = read_status(service)
     assert (record.pid, record.want, starts(service)) == (0, Want.DOWN, 0)
