@@ -18,8 +18,7 @@ import functools
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
-from typing import TypeVar
+from collections.abc import Callable
 
 import attrs
 import trio
@@ -43,9 +42,8 @@ from supervise.handover import ServiceHandover
 from supervise.readers import Readers
 from supervise.reaper import Reaper
 from supervise.say import Faults, fatal, warning
+from supervise.servicedir import ServiceDir
 from supervise.statusfiles import StatusFiles, WriteFailed
-
-T = TypeVar("T")
 
 
 @attrs.define(eq=False)
@@ -74,7 +72,6 @@ class Service:
     state: machine.State = attrs.field(factory=machine.State)
     settled: trio.Event = attrs.field(factory=trio.Event)
     _fds: Descriptors | None = None
-    _identity: tuple[int, int] | None = None
     _timers: dict[machine.Timer, float] = attrs.field(factory=dict)
     # Inputs wait here, not in a trio channel: a channel hands an input straight to a
     # waiting task, where `settle` could not see it before a handover. A list, not a
@@ -82,17 +79,17 @@ class Service:
     _inbox: list[machine.Event] = attrs.field(factory=list)
     _doorbell: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
     _files: StatusFiles = attrs.field(factory=StatusFiles)
-    _faults: Faults = attrs.field(factory=Faults)
+    _dir: ServiceDir = attrs.field(init=False)
+    _faults: Faults = attrs.field(init=False)  # the directory's (`ServiceDir.faults`)
     _children: Children = attrs.field(init=False)
-    _step_dir: int | None = None  # the service directory, open for one burst of steps
-    _group_letters: frozenset[control.Command] | None = None  # signal-group, read once a burst
-    _in_burst: bool = False
     _exited: bool = False
     _recover: bool = False  # handed over after a fault (see `machine.recovered`)
     _stop: trio.Event = attrs.field(factory=trio.Event)
     _cgroup: str | None = None  # this service's cgroup, once it has one
 
     def __attrs_post_init__(self) -> None:
+        self._dir = ServiceDir(self.path)
+        self._faults = self._dir.faults
         self._children = Children(
             self.reaper, self.readers, self._post, self._has_finish, self.stdin, self.stdout
         )
@@ -155,7 +152,7 @@ class Service:
         """After a fault (handed over, or told to stop before the re-exec): redo what the
         fault may have left undone (`machine.recovered`)."""
         self._recover = False
-        with self._burst():
+        with self._dir.burst():
             self._apply(machine.recovered(self.state, self.clock()))
 
     async def _loop(self) -> None:
@@ -181,7 +178,7 @@ class Service:
         is complete). The status files are written once, at its end: the commands of one
         read of ``control`` (up to 4 KiB of them) cost one write, not one each."""
         if self._inbox and not self._exited:
-            with self._burst():
+            with self._dir.burst():
                 self._apply(None)
 
     def shutdown(self, force: bool = False) -> None:
@@ -216,12 +213,11 @@ class Service:
     def _step(self, event: machine.Event) -> machine.Transition:
         try:
             if isinstance(event, machine.RunExited):
-                event = attrs.evolve(
-                    event, policy=machine.crash_policy(self._read_setting, self._has_setting)
-                )
+                policy = machine.crash_policy(self._dir.read_setting, self._dir.has_setting)
+                event = attrs.evolve(event, policy=policy)
             elif isinstance(event, machine.Control | machine.Shutdown):
                 if machine.reads_signal_group(self.state, event):
-                    event = attrs.evolve(event, defaults=self._signal_group())
+                    event = attrs.evolve(event, defaults=self._dir.signal_group())
             return machine.step(self.state, event, self.clock())
         except Exception as error:  # one bad step must not end supervision
             warning(f"{self.path}: internal error on {event!r}: {error!r}")
@@ -275,7 +271,7 @@ class Service:
             case machine.Signal(signum, group):
                 self._children.signal(self.state.pid, signum, group)
             case machine.SendDownSignal(group):
-                down_signal = self._read_setting("down-signal", settings.parse_signal, 15)
+                down_signal = self._dir.read_setting("down-signal", settings.parse_signal, 15)
                 self._children.signal(self.state.pid, down_signal, group)
             case machine.SetTimer(timer, delay):
                 self._timers[timer] = trio.current_time() + delay
@@ -295,26 +291,6 @@ class Service:
             case machine.CheckTree():
                 return machine.TreeCounted(len(tree.followed_members(self.state.tree)))
         return None
-
-    @contextlib.contextmanager
-    def _burst(self, service_fd: int | None = None) -> Iterator[None]:
-        """The service directory is opened at most once for a burst of steps, when first
-        needed (a stop reads two settings, signals, and writes the status)."""
-        self._in_burst, self._step_dir = True, service_fd
-        try:
-            yield
-        finally:
-            if service_fd is None and self._step_dir is not None:
-                os.close(self._step_dir)
-            self._in_burst, self._step_dir, self._group_letters = False, None, None
-
-    def _directory(self) -> contextlib.AbstractContextManager[int]:
-        """The service directory, refused if it is no longer the one we took."""
-        if not self._in_burst:
-            return fsio.directory(self.path, self._identity)
-        if self._step_dir is None:
-            self._step_dir = fsio.open_expected(self.path, self._identity)
-        return contextlib.nullcontext(self._step_dir)
 
     # --- setup -----------------------------------------------------------------
 
@@ -345,11 +321,11 @@ class Service:
         """Take the directory; the first actions (usually: start ./run) are carried out
         before the first status is written, so one batch of files says "up"."""
         with directory.opened(self.path) as (service_fd, supervise_fd):
-            self._identity = fsio.identity(service_fd)
+            self._dir.identity = fsio.identity(service_fd)
             self._fds = directory.take(self.path, supervise_fd)
             self._faults.clear("setup")
             self._files.forget()
-            with self._burst(service_fd):
+            with self._dir.burst(service_fd):
                 self._apply(self._begin(service_fd, supervise_fd), supervise_fd)
             fault = directory.open_ok(self.path, self._fds, supervise_fd)
             if fault is not None:
@@ -384,7 +360,7 @@ class Service:
         if not machine.watched_after_handover(self.state) or is_child(pid):
             return
         try:
-            with self._directory() as service_fd:
+            with self._dir.opened() as service_fd:
                 own_session = _setsid(service_fd)
         except OSError:
             own_session = True
@@ -406,7 +382,7 @@ class Service:
             state=self.state,
             timers={timer: when - now for timer, when in self._timers.items()},
             ready_fd=self._children.ready_fd,
-            identity=self._identity,
+            identity=self._dir.identity,
             faulted=self.faulted,
         )
 
@@ -421,7 +397,7 @@ class Service:
         self._recover = adopted.faulted
         self._children.ready_fd = adopted.ready_fd
         self._children.ready_run = adopted.state.starts
-        self._identity = adopted.identity
+        self._dir.identity = adopted.identity
         now = trio.current_time()
         self._timers = {timer: now + left for timer, left in adopted.timers.items()}
         self._children.resume(self.state)
@@ -431,8 +407,10 @@ class Service:
     def _spawn_run(self) -> machine.Event:
         inject.point("spawn")
         try:
-            with self._directory() as service_fd:
-                notify_fd = self._setting(service_fd, "notification-fd", settings.parse_fd, None)
+            with self._dir.opened() as service_fd:
+                notify_fd = self._dir.setting(
+                    service_fd, "notification-fd", settings.parse_fd, None
+                )
                 spawned = self._children.start_run(
                     service_fd, self.state.starts + 1, _setsid(service_fd), notify_fd,
                     self._service_cgroup(),
@@ -445,7 +423,7 @@ class Service:
 
     def _spawn_finish(self, code: int, signum: int) -> machine.Event:
         try:
-            with self._directory() as service_fd:
+            with self._dir.opened() as service_fd:
                 spawned = self._children.start_finish(
                     service_fd, code, signum, _setsid(service_fd), self._service_cgroup()
                 )
@@ -460,9 +438,9 @@ class Service:
     def _service_cgroup(self) -> str | None:
         """This service's cgroup (made when first needed), or None without cgroups."""
         cgroups = self.reaper.cgroups
-        if self._cgroup is None and cgroups is not None and self._identity is not None:
+        if self._cgroup is None and cgroups is not None and self._dir.identity is not None:
             try:
-                self._cgroup = cgroups.for_service(self.path, self._identity[1])
+                self._cgroup = cgroups.for_service(self.path, self._dir.identity[1])
                 self._faults.clear("cgroup")
             except OSError as error:
                 self._faults.report("cgroup", f"unable to create a cgroup for {self.path}: "
@@ -472,8 +450,8 @@ class Service:
     def _remove_cgroup(self) -> None:
         """The directory is let go: its cgroup goes too, unless processes are left in it."""
         cgroups, where = self.reaper.cgroups, self._cgroup
-        if cgroups is not None and where is None and self._identity is not None:
-            where = cgroups.path_for(self.path, self._identity[1])  # made by an earlier image
+        if cgroups is not None and where is None and self._dir.identity is not None:
+            where = cgroups.path_for(self.path, self._dir.identity[1])  # made by an earlier image
         if cgroups is None or where is None:
             return
         if cgroups.remove(where):
@@ -482,55 +460,15 @@ class Service:
             say.line("info", f"{self.path}: processes are left in {where}: it is kept")
 
     def _has_finish(self) -> bool:
-        try:
-            with self._directory() as service_fd:
-                return settings.is_program(service_fd, "finish")
-        except OSError:
-            return False
+        return self._dir.has_program("finish")
 
     def _arm_timeout(self, timer: machine.Timer) -> None:
         name, default = machine.TIMEOUT_SETTINGS[timer]
-        delay = machine.timeout_delay(self._read_setting(name, settings.parse_ms, default))
+        delay = machine.timeout_delay(self._dir.read_setting(name, settings.parse_ms, default))
         if delay is None:
             self._timers.pop(timer, None)
         else:
             self._timers[timer] = trio.current_time() + delay
-
-    def _has_setting(self, name: str) -> bool:
-        try:
-            with self._directory() as service_fd:
-                return settings.exists(service_fd, name)
-        except OSError:
-            return False
-
-    def _signal_group(self) -> frozenset[control.Command]:
-        """What ``signal-group`` sends to the process group (absent: nothing), read once a
-        burst: a read of 4 KiB of ``h`` opens it once."""
-        if self._group_letters is None or not self._in_burst:
-            self._group_letters = self._read_setting(
-                "signal-group", settings.parse_group, frozenset[control.Command]()
-            )
-        return self._group_letters
-
-    def _read_setting(self, name: str, parse: Callable[[str], T], default: T) -> T:
-        """`_setting` with the directory opened for the one read."""
-        try:
-            with self._directory() as service_fd:
-                return self._setting(service_fd, name, parse, default)
-        except OSError as error:
-            self._faults.report(name, f"unable to read {self.path}/{name}: {describe(error)}")
-            return default
-
-    def _setting(
-        self, service_fd: int, name: str, parse: Callable[[str], T], default: T
-    ) -> T:
-        """The value of setting file `name`, or `default` if absent or unusable (said once)."""
-        value, fault = settings.value(service_fd, self.path, name, parse, default)
-        if fault is None:
-            self._faults.clear(name)
-        else:
-            self._faults.report(name, fault)
-        return value
 
     # --- readers -----------------------------------------------------------------
 
@@ -559,7 +497,7 @@ class Service:
         ``control`` as a client would (nothing if there is no ``log/`` or no supervisor
         listening there; a FIFO too full to take them now drops them)."""
         try:
-            with self._directory() as service_fd:
+            with self._dir.opened() as service_fd:
                 fsio.write_fifo(service_fd, "log/supervise/control", data)
         except (FileNotFoundError, NotADirectoryError, BlockingIOError):
             return
@@ -586,7 +524,7 @@ class Service:
             if supervise_fd is not None:
                 self._files.write(supervise_fd, changed)
             else:
-                with self._directory() as service_fd:
+                with self._dir.opened() as service_fd:
                     opened = fsio.open_dir(fsio.SUPERVISE, service_fd)
                     try:
                         self._files.write(opened, changed)
