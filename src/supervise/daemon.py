@@ -14,6 +14,7 @@ from typing import Any
 import trio
 
 from supervise import fsio, guard, handover, healing, inject, keeper, reexec, say
+from supervise.healer import Healer
 from supervise.svscan import Scanner
 
 
@@ -42,7 +43,7 @@ def prepare(
     inject.arm(carried.get(inject.ENV))
     history = healing.decode(carried.get(reexec.FAULTS_ENV))
     fsio.close_inherited_fds()
-    return Scanner(root, reexec_argv, fixed=fixed, history=history, handed=handed)
+    return Scanner(root, reexec_argv, fixed=fixed, healer=Healer(history), handed=handed)
 
 
 def serve(scanner: Scanner) -> int:
@@ -53,4 +54,4 @@ def serve(scanner: Scanner) -> int:
     except BaseException as error:
         if guard.orderly(error):
             raise
-        return keeper.keep(guard.describe(error), scanner.reexec_argv, scanner.history)
+        return keeper.keep(guard.describe(error), scanner.reexec_argv, scanner.healer.history)

@@ -22,7 +22,7 @@ whatever still runs. SIGHUP re-executes the daemon, handing it every entry
 
 Self-healing: every task is guarded (`supervise.guard`). A fault that
 escapes a task (a bug, not an orderly end) is said in one ``alert`` line and
-re-executes the daemon through the SIGHUP path (`fault`), as decided by
+re-executes the daemon through the SIGHUP path (`Healer.fault`), as decided by
 `supervise.healing`: the signal task leaves its receiver and execs, with
 every entry handed over, the faulted service marked so that the new image
 redoes what it may have left half done (`machine.recovered`). A state that
@@ -37,12 +37,10 @@ with what still works. Faults the guards cannot catch end `trio.run`:
 
 from __future__ import annotations
 
-import math
 import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
 
 import attrs
 import trio
@@ -53,7 +51,6 @@ from supervise import (
     dump,
     guard,
     handover,
-    healing,
     inject,
     inotify,
     process,
@@ -63,6 +60,7 @@ from supervise import (
 )
 from supervise.entry import Entry, Host
 from supervise.errtext import describe
+from supervise.healer import Healer
 from supervise.readers import Readers
 from supervise.reaper import Reaper
 from supervise.say import Faults
@@ -96,7 +94,7 @@ class Scanner:
     exit_code: int = 0
     stopping: bool = False
     started: float = attrs.field(factory=time.time)
-    history: healing.History = attrs.field(factory=healing.History)
+    healer: Healer = attrs.field(factory=Healer)
     #: What a previous image handed over, or the first pass started: taken by `run`.
     handed: handover.DaemonHandover | None = None
     _faults: Faults = attrs.field(factory=Faults)
@@ -104,13 +102,6 @@ class Scanner:
     _stop: trio.Event = attrs.field(factory=trio.Event)
     _inotify_fd: int | None = None
     _unreadable: set[str] = attrs.field(factory=set)
-    # Self-healing: when the signal task re-executes (inf: no fault waiting), the cancel
-    # scope it listens in (its deadline is that time), exec failures in a row since the
-    # fault, and the forced stop that lets a task parked after a fault go.
-    _heal_at: float = math.inf
-    _listening: trio.CancelScope | None = None
-    _heal_failures: int = 0
-    _abandon: trio.Event = attrs.field(factory=trio.Event)
     _host: Host = attrs.field(init=False)
     # Shutting down, loggers stop once every service is down: counted, not searched for
     # (at 1000 entries, a search per service gone would be a million steps).
@@ -122,7 +113,7 @@ class Scanner:
         return Host(
             self.reaper, self.readers, on_final=self._final,
             on_service_down=self._service_down, retake=self.fixed is None,
-            on_fault=self.fault, abandon=self._abandon,
+            on_fault=self.healer.fault, abandon=self.healer.abandon,
         )
 
     async def run(self) -> int:
@@ -136,8 +127,8 @@ class Scanner:
         if fresh:
             say.line("info", tracking)  # once: a re-executed image carries on silently
         async with trio.open_nursery() as daemon:
-            await daemon.start(self._guarded, "the reaper", self.reaper.run)
-            await daemon.start(self._guarded, "the control reader", self.readers.run)
+            await daemon.start(self.healer.guarded, "the reaper", self.reaper.run)
+            await daemon.start(self.healer.guarded, "the control reader", self.readers.run)
             await daemon.start(self._signals)
             async with trio.open_nursery() as entries:
                 self._nursery = entries
@@ -145,7 +136,7 @@ class Scanner:
                     self._start_entry(entry)
                 if self.fixed is None:
                     entries.start_soon(self._stop.wait)  # open until shut down, even if empty
-                    daemon.start_soon(self._guarded, "the scan", self._watch)
+                    daemon.start_soon(self.healer.guarded, "the scan", self._watch)
                 elif fresh:
                     for index, path in enumerate(self.fixed):
                         if (0, index) not in self.entries:
@@ -237,9 +228,9 @@ class Scanner:
         self._nursery.start_soon(self._run_entry, entry)
 
     async def _run_entry(self, entry: Entry) -> None:
-        """Run `entry` to its end. A fault in it is the daemon's (`fault`); the entry's task
+        """Run `entry` to its end. A fault in it is the daemon's (`Healer.fault`); the entry's task
         is not started again: its services hold what they have (see `Entry.run`). No
-        `_guarded` wrapper: at 1000 entries, one coroutine and one partial fewer each is
+        `Healer.guarded` wrapper: at 1000 entries, one coroutine and one partial fewer each is
         about 0.5 MiB."""
         try:
             try:
@@ -254,7 +245,7 @@ class Scanner:
                 if entry.stopping and not self.stopping:
                     self.rescan()  # the same directory may be back already
         except BaseException as error:
-            self._caught(error, entry.name)
+            self.healer.caught(error, entry.name)
 
     async def _watch(self, *, task_status: object = None) -> None:
         """Rescan when the root changes (inotify), or every `FALLBACK_SCAN` s without it."""
@@ -284,7 +275,7 @@ class Scanner:
     def shutdown(self, force: bool = False) -> None:
         """Bring every service down; the loggers follow once all services are down."""
         if force:
-            self._abandon.set()
+            self.healer.abandon.set()
         self.stopping = True
         for entry in list(self.entries.values()):
             entry.stop(force, logs_too=force)
@@ -318,20 +309,21 @@ class Scanner:
 
     async def _signals(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                        ) -> None:
-        """Answer the daemon's signals; leave the receiver to re-execute (see `_hold_signals`)
-        on SIGHUP, or when a fault asks for it (`fault` sets the listening scope's deadline)."""
+        """Answer the daemon's signals; leave the receiver to re-execute (`Healer.hold_signals`)
+        on SIGHUP, or when a fault asks for it (`Healer.fault` moves `Healer.listening`'s
+        deadline)."""
         wanted = (signal.SIGHUP, signal.SIGUSR1, signal.SIGALRM, *_STOP_SIGNALS)
         while True:
             with trio.open_signal_receiver(*wanted) as signals:
                 task_status.started()
                 task_status = trio.TASK_STATUS_IGNORED
                 reexec.release_signals()  # held by a previous daemon or a failed re-exec
-                with trio.CancelScope(deadline=self._heal_at) as self._listening:
+                with self.healer.listening():
                     async for signum in signals:
                         if self._answer(signum):
                             break
-                self._listening = None
-                await self._hold_signals()
+                self.healer.done_listening()
+                await self.healer.hold_signals()
             # Out of the receiver: the signals it had not handed us yet are pending, blocked.
             self.reexec()
 
@@ -349,96 +341,14 @@ class Scanner:
         except BaseException as error:
             if guard.orderly(error):
                 raise
-            self.fault(error, f"answering signal {signum}")
+            self.healer.fault(error, f"answering signal {signum}")
         return False
 
     # --- self-healing ----------------------------------------------------------------------
 
-    async def _guarded(
-        self, where: str, task: Callable[..., Awaitable[None]],
-        *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        """Run the daemon task `task` (the reaper, the readers, the scan); hand a fault to
-        `fault`, and start it again, unless the daemon gave up: then wait until re-executed,
-        or a forced stop lets it go. (An entry's task is `_run_entry`.)"""
-        while True:
-            try:
-                await task(task_status=task_status)
-                return
-            except BaseException as error:
-                verdict = self._caught(error, where)
-            try:
-                task_status.started()  # if the fault came first: the daemon may go on
-            except RuntimeError:
-                pass
-            task_status = trio.TASK_STATUS_IGNORED
-            if verdict is healing.Verdict.GIVE_UP:
-                await self._abandon.wait()
-                return
-
-    def _caught(self, error: BaseException, where: str) -> healing.Verdict:
-        """`fault`, for an error caught in a task; one that ends it in order is raised on."""
-        if guard.orderly(error):
-            raise error
-        return self.fault(error, where)
-
-    def fault(self, error: BaseException, where: str) -> healing.Verdict:
-        """A fault escaped a task: say it (one ``alert`` line), and re-execute now, or after
-        the pause `supervise.healing` decides if faults came too often."""
-        decision = healing.after_fault(self.history, time.monotonic())
-        self.history = decision.history
-        if decision.verdict is healing.Verdict.GIVE_UP:
-            then = (f"{healing.MAX_FAULTS} faults within {healing.WINDOW:g} seconds: no "
-                    f"longer re-executing, keeping what runs; trying again in "
-                    f"{decision.wait:g} seconds, or on SIGHUP")
-        else:
-            then = "re-executing, services kept"
-        say.line("alert", f"internal error in {where}: {guard.describe(error)}: {then}")
-        self._heal_failures = 0
-        self._heal_at = trio.current_time() + decision.wait
-        if self._listening is not None:
-            self._listening.deadline = self._heal_at
-        return decision.verdict
-
-    async def _hold_signals(self) -> None:
-        """Block the daemon's signals, and let trio pass on those already caught.
-
-        Once blocked, a signal stays pending in the kernel, across an exec. The
-        ones caught before are queued as trio callbacks; a callback queued after
-        them runs after them, and then closing the receiver re-raises every
-        signal still pending in it, into the blocked (kernel) set.
-        """
-        signal.pthread_sigmask(signal.SIG_BLOCK, process.HELD_SIGNALS)
-        flushed = trio.Event()
-        trio.lowlevel.current_trio_token().run_sync_soon(flushed.set)
-        await flushed.wait()
-
     def reexec(self) -> None:
-        """Replace this process by a fresh copy of the program; services keep running.
-
-        Called with the signals held; returns (with them still held) only if the
-        exec did not happen, after saying so. After a fault, the exec is tried
-        again later, backing off; a shutdown under way is passed on (a SIGTERM
-        left pending for the new image).
-        """
-        healing_fault = self._heal_at != math.inf
-        self._heal_at = math.inf
-        inject.point("tree")  # escapes every guard: the whole tree dies (supervise.keeper)
-        payload, keep = self._export()
-        if self.stopping:
-            os.kill(os.getpid(), signal.SIGTERM)  # held: pending across the exec
-        extra = {reexec.FAULTS_ENV: healing.encode(self.history), **inject.carried()}
-        failure = reexec.reexec(self.reexec_argv, payload, keep, extra)
-        if self.stopping:
-            signal.sigtimedwait([signal.SIGTERM], 0)  # not for us: we are stopping already
-        if not healing_fault:
-            say.line("alert", f"unable to re-execute on SIGHUP, still running: {failure}")
-            return
-        self._heal_failures += 1
-        delay = healing.retry_delay(self._heal_failures)
-        self._heal_at = trio.current_time() + delay
-        say.line("alert", f"unable to re-execute after an internal error, still running: "
-                 f"{failure}; trying again in {delay:g} seconds")
+        """Re-execute with every entry handed over (`Healer.reexec`): signals held."""
+        self.healer.reexec(self.reexec_argv, self._export, self.stopping)
 
     def _export(self) -> tuple[bytes | None, list[int]]:
         """The state to hand over and the descriptors it names; (None, []) if it cannot be
