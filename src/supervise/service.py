@@ -57,7 +57,9 @@ class Service:
     follows trio's virtual clock).
     """
 
-    path: str
+    # The directory, made from the path given (``Service(path, ...)``); `path` reads and
+    # renames it (svscan follows a rename: the same service under its new name).
+    _dir: ServiceDir = attrs.field(alias="path", converter=ServiceDir)
     reaper: Reaper
     readers: Readers
     stdin: int | None = attrs.field(default=None, kw_only=True)
@@ -79,7 +81,6 @@ class Service:
     _inbox: list[machine.Event] = attrs.field(factory=list)
     _doorbell: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
     _files: StatusFiles = attrs.field(factory=StatusFiles)
-    _dir: ServiceDir = attrs.field(init=False)
     _faults: Faults = attrs.field(init=False)  # the directory's (`ServiceDir.faults`)
     _children: Children = attrs.field(init=False)
     _exited: bool = False
@@ -88,11 +89,18 @@ class Service:
     _cgroup: str | None = None  # this service's cgroup, once it has one
 
     def __attrs_post_init__(self) -> None:
-        self._dir = ServiceDir(self.path)
         self._faults = self._dir.faults
         self._children = Children(
             self.reaper, self.readers, self._post, self._has_finish, self.stdin, self.stdout
         )
+
+    @property
+    def path(self) -> str:
+        return self._dir.path
+
+    @path.setter
+    def path(self, path: str) -> None:
+        self._dir.path = path
 
     @property
     def starts(self) -> int:

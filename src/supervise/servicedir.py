@@ -26,8 +26,9 @@ T = TypeVar("T")
 
 @attrs.define(eq=False)
 class ServiceDir:
-    """Directory `path`, once taken (`identity`: its device and inode); `faults` says what
-    goes wrong with it, once each (the driver reports its own faults there too)."""
+    """Directory `path` (svscan renames it when it follows a rename), once taken
+    (`identity`: its device and inode); `faults` says what goes wrong with it, once each
+    (the driver reports its own faults there too)."""
 
     path: str
     faults: Faults = attrs.field(factory=Faults)
