@@ -59,7 +59,7 @@ class Service:
 
     # The directory, made from the path given (``Service(path, ...)``); `path` reads and
     # renames it (svscan follows a rename: the same service under its new name).
-    _dir: ServiceDir = attrs.field(alias="path", converter=ServiceDir)
+    _dir: ServiceDir = attrs.field(converter=ServiceDir)
     reaper: Reaper
     readers: Readers
     stdin: int | None = attrs.field(default=None, kw_only=True)
