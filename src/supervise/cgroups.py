@@ -72,7 +72,9 @@ class Cgroups:
 
     def path_for(self, path: str, inode: int) -> str:
         """The cgroup of service directory `path` (inode `inode`): its name and last
-        component's (``web``, ``web-log``) and its inode, so a renamed directory keeps it."""
+        component's (``web``, ``web-log``) and its inode, so a directory recreated under the
+        same name gets another. A renamed one keeps the cgroup its driver made (cached); an
+        image re-executed after the rename names a new one for the next spawn."""
         parts = [part for part in os.path.normpath(path).split("/") if part not in ("", ".")]
         label = "".join(c if c in _SAFE else "_" for c in "-".join(parts[-2:]) or "service")
         return os.path.join(self.base, f"{label[:64]}.{inode}")
