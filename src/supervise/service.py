@@ -43,7 +43,7 @@ from supervise.readers import Readers
 from supervise.reaper import Reaper
 from supervise.say import Faults, fatal, warning
 from supervise.servicedir import ServiceDir
-from supervise.statusfiles import StatusFiles, WriteFailed
+from supervise.statusfiles import StatusFiles
 
 
 @attrs.define(eq=False)
@@ -519,37 +519,11 @@ class Service:
     # --- status files --------------------------------------------------------------
 
     def _write_status(self, supervise_fd: int | None = None) -> machine.StatusWritten:
-        """Replace the files whose contents changed: pid, stat, xstatus, then status.
-
-        `supervise_fd`, during setup, saves opening the directories again.
-        """
-        files = machine.status_files(self.state, self._files.has_extra)
-        changed = self._files.changed(files)
-        if not changed or self._fds is None:
+        """Replace the status files whose contents changed: pid, stat, xstatus, then status."""
+        if self._fds is None:
             return machine.StatusWritten()
-        inject.point("status")
-        try:
-            if supervise_fd is not None:
-                self._files.write(supervise_fd, changed)
-            else:
-                with self._dir.opened() as service_fd:
-                    opened = fsio.open_dir(fsio.SUPERVISE, service_fd)
-                    try:
-                        self._files.write(opened, changed)
-                    finally:
-                        os.close(opened)
-        except WriteFailed as failed:
-            where = f"{self.path}/supervise/{failed.name}"
-            self._faults.report("status", f"unable to write {where}: {describe(failed.error)}")
-            return machine.StatusWritten(ok=False)
-        except OSError as error:
-            self._faults.report(
-                "status", f"unable to reach {self.path}/supervise: {describe(error)}"
-            )
-            return machine.StatusWritten(ok=False)
-        self._faults.clear("status")
-        return machine.StatusWritten()
-
+        files = machine.status_files(self.state, self._files.has_extra)
+        return machine.StatusWritten(ok=self._files.update(self._dir, files, supervise_fd))
 
 def _setsid(service_fd: int) -> bool:
     """Children get a session of their own unless ``nosetsid`` exists."""

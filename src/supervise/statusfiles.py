@@ -9,9 +9,13 @@ the others, ``status`` above all, from being written.
 
 from __future__ import annotations
 
+import os
+
 import attrs
 
-from supervise import fsio
+from supervise import fsio, inject
+from supervise.errtext import describe
+from supervise.servicedir import ServiceDir
 
 
 class WriteFailed(Exception):
@@ -54,3 +58,36 @@ class StatusFiles:
             self._written[name] = data
         if failed is not None:
             raise failed
+
+    def update(
+        self, where: ServiceDir, files: list[tuple[str, bytes]], supervise_fd: int | None = None
+    ) -> bool:
+        """Replace the files of `files` whose bytes changed, in ``supervise/`` of `where`
+        (open as `supervise_fd` during setup, which saves opening the directories again);
+        whether all were written. A failure is said once (`where.faults`); the driver
+        retries through the machine's status timer."""
+        changed = self.changed(files)
+        if not changed:
+            return True
+        inject.point("status")
+        try:
+            if supervise_fd is not None:
+                self.write(supervise_fd, changed)
+            else:
+                with where.opened() as service_fd:
+                    opened = fsio.open_dir(fsio.SUPERVISE, service_fd)
+                    try:
+                        self.write(opened, changed)
+                    finally:
+                        os.close(opened)
+        except WriteFailed as failed:
+            path = f"{where.path}/supervise/{failed.name}"
+            where.faults.report("status", f"unable to write {path}: {describe(failed.error)}")
+            return False
+        except OSError as error:
+            where.faults.report(
+                "status", f"unable to reach {where.path}/supervise: {describe(error)}"
+            )
+            return False
+        where.faults.clear("status")
+        return True

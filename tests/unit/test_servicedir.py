@@ -11,6 +11,7 @@ import pytest
 from supervise import fsio, settings
 from supervise.control import Command
 from supervise.servicedir import ServiceDir
+from supervise.statusfiles import StatusFiles
 
 
 def taken(path: Path) -> ServiceDir:
@@ -107,3 +108,23 @@ def test_signal_group_is_read_once_a_burst(tmp_path: Path) -> None:
         (tmp_path / "signal-group").write_text("t\n")
         assert where.signal_group() == {Command.HUP}  # the burst's value
     assert where.signal_group() == {Command.TERM}  # read again after it
+
+
+def test_status_files_replace_only_what_changed_and_say_a_failure_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`StatusFiles.update` through a `ServiceDir`: what changed is replaced, the rest left
+    alone; a file that cannot be written is said once and does not stop the others."""
+    (tmp_path / "supervise").mkdir()
+    where, files = taken(tmp_path), StatusFiles()
+    assert files.update(where, [("stat", b"run\n"), ("status", b"1")])
+    stat_inode = (tmp_path / "supervise" / "stat").stat().st_ino
+    assert files.update(where, [("stat", b"run\n"), ("status", b"2")])
+    assert (tmp_path / "supervise" / "stat").stat().st_ino == stat_inode  # not rewritten
+    assert (tmp_path / "supervise" / "status").read_bytes() == b"2"
+    (tmp_path / "supervise" / "pid").mkdir()
+    for _ in range(2):
+        assert not files.update(where, [("pid", b"7\n"), ("status", b"3")])
+    assert (tmp_path / "supervise" / "status").read_bytes() == b"3"
+    said = capsys.readouterr().err.splitlines()
+    assert len(said) == 1 and f"unable to write {tmp_path}/supervise/pid" in said[0], said
