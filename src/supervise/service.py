@@ -86,7 +86,6 @@ class Service:
     _exited: bool = False
     _recover: bool = False  # handed over after a fault (see `machine.recovered`)
     _stop: trio.Event = attrs.field(factory=trio.Event)
-    _cgroup: str | None = None  # this service's cgroup, once it has one
 
     def __attrs_post_init__(self) -> None:
         self._faults = self._dir.faults
@@ -135,7 +134,7 @@ class Service:
         finally:
             self.settled.set()
             self._children.close()
-            self._remove_cgroup()
+            self._dir.remove_cgroup(self.reaper.cgroups)
             if self._fds is not None:
                 if self._fds.control is not None:
                     self.readers.forget(self._fds.control)
@@ -351,7 +350,7 @@ class Service:
                          "supervising it again")
                 followed, why = adoption.tree_taken_back(
                     record.pid, supervise_fd, own_session, self.reaper.cgroups,
-                    self._service_cgroup(),
+                    self._dir.cgroup(self.reaper.cgroups),
                 )
                 if why is not None:
                     warning(f"{self.path}: {why}")
@@ -421,7 +420,7 @@ class Service:
                 )
                 spawned = self._children.start_run(
                     service_fd, self.state.starts + 1, _setsid(service_fd), notify_fd,
-                    self._service_cgroup(),
+                    self._dir.cgroup(self.reaper.cgroups),
                 )
         except OSError as error:
             self._faults.report("spawn", f"unable to start {self.path}/run: {describe(error)}")
@@ -433,39 +432,14 @@ class Service:
         try:
             with self._dir.opened() as service_fd:
                 spawned = self._children.start_finish(
-                    service_fd, code, signum, _setsid(service_fd), self._service_cgroup()
+                    service_fd, code, signum, _setsid(service_fd),
+                    self._dir.cgroup(self.reaper.cgroups),
                 )
         except OSError as error:
             self._faults.report("finish", f"unable to start {self.path}/finish: {describe(error)}")
             return machine.FinishExited(None)
         self._faults.clear("finish")
         return spawned
-
-    # --- the process tree (`supervise.tree`, `supervise.cgroups`) ------------------------
-
-    def _service_cgroup(self) -> str | None:
-        """This service's cgroup (made when first needed), or None without cgroups."""
-        cgroups = self.reaper.cgroups
-        if self._cgroup is None and cgroups is not None and self._dir.identity is not None:
-            try:
-                self._cgroup = cgroups.for_service(self.path, self._dir.identity[1])
-                self._faults.clear("cgroup")
-            except OSError as error:
-                self._faults.report("cgroup", f"unable to create a cgroup for {self.path}: "
-                                    f"{describe(error)}; its processes are followed by session")
-        return self._cgroup
-
-    def _remove_cgroup(self) -> None:
-        """The directory is let go: its cgroup goes too, unless processes are left in it."""
-        cgroups, where = self.reaper.cgroups, self._cgroup
-        if cgroups is not None and where is None and self._dir.identity is not None:
-            where = cgroups.path_for(self.path, self._dir.identity[1])  # made by an earlier image
-        if cgroups is None or where is None:
-            return
-        if cgroups.remove(where):
-            self._cgroup = None
-        else:
-            say.line("info", f"{self.path}: processes are left in {where}: it is kept")
 
     def _has_finish(self) -> bool:
         return self._dir.has_program("finish")

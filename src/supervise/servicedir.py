@@ -1,11 +1,14 @@
-"""A service's directory as its driver reaches it: the one it took, and its setting files.
+"""A service's directory as its driver reaches it: the one it took, its setting files, and
+the cgroup named after it.
 
 The driver keeps no descriptor of the directory between steps (three per
 service is the budget). It opens it when a step needs it, at most once for
 a burst of steps (a stop reads two settings, signals, and writes the
 status), and refuses a directory that is no longer the one it took (same
 path, another inode: recreated in place). A setting file that cannot be read
-or parsed gives its default, and the fault is said once (`say.Faults`).
+or parsed gives its default, and the fault is said once (`say.Faults`). The
+service's cgroup (`supervise.cgroups`) is named after the directory and its
+inode, made when first needed and removed when the directory is let go.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from typing import TypeVar
 
 import attrs
 
-from supervise import control, fsio, settings
+from supervise import control, fsio, say, settings
+from supervise.cgroups import Cgroups
 from supervise.errtext import describe
 from supervise.say import Faults
 
@@ -36,6 +40,7 @@ class ServiceDir:
     _open: int | None = None  # opened for the burst under way
     _in_burst: bool = False
     _group_letters: frozenset[control.Command] | None = None  # signal-group, read once a burst
+    _cgroup: str | None = None  # this service's cgroup, once made
 
     @contextlib.contextmanager
     def burst(self, service_fd: int | None = None) -> Iterator[None]:
@@ -102,3 +107,26 @@ class ServiceDir:
         if self._in_burst:
             self._group_letters = letters
         return letters
+
+    def cgroup(self, cgroups: Cgroups | None) -> str | None:
+        """This service's cgroup (made when first needed), or None without cgroups."""
+        if self._cgroup is None and cgroups is not None and self.identity is not None:
+            try:
+                self._cgroup = cgroups.for_service(self.path, self.identity[1])
+                self.faults.clear("cgroup")
+            except OSError as error:
+                self.faults.report("cgroup", f"unable to create a cgroup for {self.path}: "
+                                   f"{describe(error)}; its processes are followed by session")
+        return self._cgroup
+
+    def remove_cgroup(self, cgroups: Cgroups | None) -> None:
+        """The directory is let go: its cgroup goes too, unless processes are left in it."""
+        where = self._cgroup
+        if cgroups is not None and where is None and self.identity is not None:
+            where = cgroups.path_for(self.path, self.identity[1])  # made by an earlier image
+        if cgroups is None or where is None:
+            return
+        if cgroups.remove(where):
+            self._cgroup = None
+        else:
+            say.line("info", f"{self.path}: processes are left in {where}: it is kept")
