@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from supervise import fsio, settings
+from supervise.cgroups import Cgroups
 from supervise.control import Command
 from supervise.servicedir import ServiceDir
 from supervise.statusfiles import StatusFiles
@@ -128,3 +129,29 @@ def test_status_files_replace_only_what_changed_and_say_a_failure_once(
     assert (tmp_path / "supervise" / "status").read_bytes() == b"3"
     said = capsys.readouterr().err.splitlines()
     assert len(said) == 1 and f"unable to write {tmp_path}/supervise/pid" in said[0], said
+
+
+def test_the_cgroup_is_made_once_kept_across_a_rename_and_removed_when_let_go(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The naming and bookkeeping, on a plain directory tree standing in for the cgroup2
+    mount (real cgroups: tests/integration/test_tree.py)."""
+    own = tmp_path / "cgroup"
+    base = own / "supervise.1.2"
+    base.mkdir(parents=True)
+    service = tmp_path / "svc"
+    service.mkdir()
+    where, groups = taken(service), Cgroups(str(own), str(base))
+    assert where.cgroup(None) is None
+    made = where.cgroup(groups)
+    assert made is not None and Path(made).parent == base and Path(made).is_dir()
+    assert made == groups.path_for(str(service), os.stat(service).st_ino)
+    where.path = str(tmp_path / "renamed")  # svscan followed a rename: the same cgroup
+    assert where.cgroup(groups) == made
+    (Path(made) / "busy").write_text("")  # rmdir fails, as on a populated cgroup
+    where.remove_cgroup(groups)
+    assert Path(made).is_dir()
+    assert f"processes are left in {made}: it is kept" in capsys.readouterr().err
+    (Path(made) / "busy").unlink()
+    where.remove_cgroup(groups)
+    assert not Path(made).exists()
