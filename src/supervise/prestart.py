@@ -40,6 +40,12 @@ from supervise import (
 )
 from supervise.tai import Tai64n
 
+TYPE_CHECKING = False  # typing costs the first pass its import time
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    Clock = Callable[[], float]
+
 #: A readiness pipe, a ``down`` file: the daemon's to handle.
 NOT_PLAIN = ("down", "notification-fd")
 
@@ -93,19 +99,22 @@ def begin(fixed: list[str] | None = None) -> dict[str, object]:
     signal.pthread_sigmask(signal.SIG_BLOCK, process.HELD_SIGNALS)
     fsio.close_inherited_fds()
     groups, _ = cgroups.discover()  # the daemon finds the same again, and says which
-    return first_pass(spawn.Environment(os.environb), time.time(), fixed, groups)
+    return first_pass(spawn.Environment(os.environb), fixed, groups)
 
 
 def first_pass(
-    environment: spawn.Environment, now: float, fixed: list[str] | None = None,
-    groups: cgroups.Cgroups | None = None,
+    environment: spawn.Environment, fixed: list[str] | None = None,
+    groups: cgroups.Cgroups | None = None, clock: Clock = time.time,
 ) -> dict[str, object]:
     """Start what is plain in the working directory (svscan) or in `fixed` (supervise).
 
     Returns the handover, in `handover.decode_plain`'s form, marked fresh: the
     daemon still takes every directory not in it. It takes no more than the
     descriptor limit leaves room for beside the daemon's own (the daemon's
-    budget, `process.descriptors_needed`), so trio can start.
+    budget, `process.descriptors_needed`), so trio can start. Each ./run is stamped
+    with `clock` read right after its spawn: the stamp is what a daemon started after a
+    ``kill -9`` checks the process's start time against (`adoption.TOLERANCE`), and at
+    1,000 services the pass itself can take seconds.
     """
     entries: list[dict[str, object]] = []
     if fixed is not None:
@@ -120,15 +129,15 @@ def first_pass(
     for key, name, log in candidates:
         if process.descriptors_needed(len(entries) + 1) > limit:
             break  # the daemon needs descriptors of its own; it says what does not fit
-        entry = _start_entry(environment, key, name, log, now, groups)
+        entry = _start_entry(environment, key, name, log, clock, groups)
         if entry is not None:
             entries.append(entry)
     return {"entries": entries, "fresh": True}
 
 
 def _start_entry(
-    environment: spawn.Environment, key: tuple[int, int], name: str, log: bool, now: float,
-    groups: cgroups.Cgroups | None = None,
+    environment: spawn.Environment, key: tuple[int, int], name: str, log: bool,
+    clock: Clock, groups: cgroups.Cgroups | None = None,
 ) -> dict[str, object] | None:
     """Take `name` (and its ``log/``) and start them; None, with nothing held, if not plain.
 
@@ -153,6 +162,7 @@ def _start_entry(
                 _spawn(environment, paths[0], taken[0], {}, groups)
     except (OSError, directory.SetupError):
         pass
+    now = clock()
     services: list[dict[str, object] | None] = []
     for path, one in zip(paths, taken, strict=False):  # taken stops at a directory not plain
         if one.pid:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from supervise import handover, machine, prestart, process
+from supervise import handover, machine, prestart, process, status
 from supervise.directory import Descriptors
 
 NOW = 1_795_282_400.25
@@ -135,7 +135,7 @@ import os, resource, sys
 from supervise import prestart, process, spawn
 resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), int(sys.argv[1])))
 os.chdir(sys.argv[2])
-handed = prestart.first_pass(spawn.Environment(os.environb), 0.0)
+handed = prestart.first_pass(spawn.Environment(os.environb))
 print(len(handed["entries"]), len(os.listdir("/proc/self/fd")))
 """
 
@@ -157,3 +157,34 @@ def test_the_first_pass_leaves_the_daemon_its_descriptors(tmp_path: Path) -> Non
     taken, open_fds = map(int, result.stdout.split())
     assert taken == fitting
     assert limit - open_fds >= process.FDS_BASE
+
+
+STAMPS_OF_A_SLOW_PASS = """
+import itertools, json, os, sys
+from supervise import prestart, spawn
+os.chdir(sys.argv[1])
+ticks = itertools.count(1_795_282_400.0, 5.0)  # each reading 5 s after the last
+handed = prestart.first_pass(spawn.Environment(os.environb), clock=lambda: next(ticks))
+print(json.dumps({e["name"]: e["main"]["state"]["stamp"] for e in handed["entries"]}))
+"""
+
+
+def test_each_run_is_stamped_when_it_started(tmp_path: Path) -> None:
+    """A pass over 1,000 directories can take seconds: each ./run is stamped when it was
+    spawned, not when the pass began. A daemon started after a ``kill -9`` takes a ./run
+    back only if its start time is within `adoption.TOLERANCE` of its stamp; one stamp for
+    the whole pass made it start a second copy of the later ones."""
+    for n in range(3):
+        service = tmp_path / f"s{n}"
+        service.mkdir()
+        (service / "run").write_text("#!/bin/sh\nexit 0\n")
+        (service / "run").chmod(0o755)
+    result = subprocess.run(
+        [sys.executable, "-c", STAMPS_OF_A_SLOW_PASS, str(tmp_path)],
+        capture_output=True, text=True, check=True, timeout=60,
+    )
+    stamps = json.loads(result.stdout)
+    assert sorted(stamps.values()) == [1_795_282_400.0, 1_795_282_405.0, 1_795_282_410.0]
+    for name, stamp in stamps.items():
+        written = status.unpack((tmp_path / name / "supervise" / "status").read_bytes())
+        assert written.stamp.unix() == pytest.approx(stamp, abs=1e-6)
