@@ -41,7 +41,7 @@ from supervise.errtext import describe
 from supervise.handover import ServiceHandover
 from supervise.readers import Readers
 from supervise.reaper import Reaper
-from supervise.say import Faults, fatal, warning
+from supervise.say import fatal, warning
 from supervise.servicedir import ServiceDir
 from supervise.statusfiles import StatusFiles
 
@@ -81,14 +81,12 @@ class Service:
     _inbox: list[machine.Event] = attrs.field(factory=list)
     _doorbell: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
     _files: StatusFiles = attrs.field(factory=StatusFiles)
-    _faults: Faults = attrs.field(init=False)  # the directory's (`ServiceDir.faults`)
     _children: Children = attrs.field(init=False)
     _exited: bool = False
     _recover: bool = False  # handed over after a fault (see `machine.recovered`)
     _stop: trio.Event = attrs.field(factory=trio.Event)
 
     def __attrs_post_init__(self) -> None:
-        self._faults = self._dir.faults
         self._children = Children(
             self.reaper, self.readers, self._post, self._has_finish, self.stdin, self.stdout
         )
@@ -200,7 +198,7 @@ class Service:
 
     def mute(self) -> None:
         """Say nothing more: the directory is gone, so failing to reach it is expected."""
-        self._faults.muted = True
+        self._dir.faults.muted = True
 
     def descriptors(self) -> dict[int, str]:
         """Each fd held for this directory, with what it is (for the state dump)."""
@@ -313,7 +311,7 @@ class Service:
                 fatal(f"unable to acquire {self.path}/supervise/lock: temporary failure")
             except SetupError as error:
                 lock_held = False
-                self._faults.report("setup", str(error))
+                self._dir.faults.report("setup", str(error))
             failures += 1
             delay = machine.retry_setup(lock_held, failures)
             if delay is None:
@@ -330,13 +328,13 @@ class Service:
         with directory.opened(self.path) as (service_fd, supervise_fd):
             self._dir.identity = fsio.identity(service_fd)
             self._fds = directory.take(self.path, supervise_fd)
-            self._faults.clear("setup")
+            self._dir.faults.clear("setup")
             self._files.forget()
             with self._dir.burst(service_fd):
                 self._apply(self._begin(service_fd, supervise_fd), supervise_fd)
             fault = directory.open_ok(self.path, self._fds, supervise_fd)
             if fault is not None:
-                self._faults.report("ok", fault)
+                self._dir.faults.report("ok", fault)
 
     def _begin(self, service_fd: int, supervise_fd: int) -> machine.Transition:
         """Carry on with the ./run a dead supervisor left running, if it still runs; else
@@ -423,9 +421,9 @@ class Service:
                     self._dir.cgroup(self.reaper.cgroups),
                 )
         except OSError as error:
-            self._faults.report("spawn", f"unable to start {self.path}/run: {describe(error)}")
+            self._dir.faults.report("spawn", f"unable to start {self.path}/run: {describe(error)}")
             return machine.SpawnFailed()
-        self._faults.clear("spawn")
+        self._dir.faults.clear("spawn")
         return spawned
 
     def _spawn_finish(self, code: int, signum: int) -> machine.Event:
@@ -436,9 +434,10 @@ class Service:
                     self._dir.cgroup(self.reaper.cgroups),
                 )
         except OSError as error:
-            self._faults.report("finish", f"unable to start {self.path}/finish: {describe(error)}")
+            why = f"unable to start {self.path}/finish: {describe(error)}"
+            self._dir.faults.report("finish", why)
             return machine.FinishExited(None)
-        self._faults.clear("finish")
+        self._dir.faults.clear("finish")
         return spawned
 
     def _has_finish(self) -> bool:
@@ -485,10 +484,10 @@ class Service:
             return
         except OSError as error:
             if error.errno != errno.ENXIO:
-                self._faults.report("log control", f"unable to control {self.path}/log: "
+                self._dir.faults.report("log control", f"unable to control {self.path}/log: "
                                     f"{describe(error)}")
             return
-        self._faults.clear("log control")
+        self._dir.faults.clear("log control")
 
     # --- status files --------------------------------------------------------------
 

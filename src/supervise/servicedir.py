@@ -82,17 +82,16 @@ class ServiceDir:
 
     def has_setting(self, name: str) -> bool:
         """Whether file `name` is there (False if the directory cannot be reached)."""
-        try:
-            with self.opened() as service_fd:
-                return settings.exists(service_fd, name)
-        except OSError:
-            return False
+        return self._holds(settings.exists, name)
 
     def has_program(self, name: str) -> bool:
         """Whether `name` (``finish``) is a program to run."""
+        return self._holds(settings.is_program, name)
+
+    def _holds(self, check: Callable[[int, str], bool], name: str) -> bool:
         try:
             with self.opened() as service_fd:
-                return settings.is_program(service_fd, name)
+                return check(service_fd, name)
         except OSError:
             return False
 
